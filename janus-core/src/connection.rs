@@ -1,0 +1,659 @@
+//! The connection task: the one owner of the transport, the transaction table, the routes,
+//! the keepalive schedule and the reconnect loop.
+//!
+//! Application values (`Client`, `Session`, `Handle`) send it commands over a bounded
+//! channel and get answers on a `oneshot`. No lock is held across an await anywhere: the
+//! state lives in this task alone. (A shared `DashMap` read by a separate reader task was
+//! considered; with one task doing both reading and routing, a reply costs one wake-up of
+//! the caller and nothing else, which the benchmark shows is enough.)
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::error::Error;
+use crate::options::{ClientOptions, Secret};
+use crate::protocol::{decode_frame, CloseReason, HandleId, SessionId};
+use crate::state::{Effect, Expect, HandleShared, Pending, Purpose, SessionShared, State, Stats};
+use crate::transport::{Connector, OutgoingMessage, Transport, TransportEvent};
+
+/// The state of the connection under a client, as a [`watch`] value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Connected, nothing special happened.
+    Connected,
+    /// The connection dropped; requests wait for the reconnect (up to their timeout).
+    Disconnected {
+        /// Why it dropped.
+        reason: String,
+    },
+    /// Trying to reconnect.
+    Reconnecting {
+        /// Attempt number, from 1.
+        attempt: u32,
+    },
+    /// Reconnected and every session claimed (or reported lost).
+    Reconnected,
+    /// Closed for good: no reconnect (disabled, gave up, or unauthorized), or the client shut down.
+    Closed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Builds requests: transaction ids and the credentials every request carries.
+pub(crate) struct Wire {
+    next: AtomicU64,
+    api_secret: Option<Secret>,
+    token: Option<Secret>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, B: Serialize> {
+    janus: &'a str,
+    transaction: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handle_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apisecret: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(flatten)]
+    body: B,
+}
+
+impl Wire {
+    pub(crate) fn new(options: &ClientOptions) -> Self {
+        Wire {
+            next: AtomicU64::new(1),
+            api_secret: options.api_secret.clone(),
+            token: options.token.clone(),
+        }
+    }
+
+    /// Serializes one request. `token` overrides the client's token (attach with its own).
+    pub(crate) fn build<B: Serialize>(
+        &self,
+        janus: &'static str,
+        session: Option<SessionId>,
+        handle: Option<HandleId>,
+        token: Option<&Secret>,
+        body: &B,
+    ) -> Result<(u64, OutgoingMessage), Error> {
+        let txn = self.next.fetch_add(1, Ordering::Relaxed);
+        let transaction = txn.to_string();
+        // info and ping need no credentials; leaving them out keeps secrets off the wire.
+        let auth = !matches!(janus, "info" | "ping");
+        let env = Envelope {
+            janus,
+            transaction: &transaction,
+            session_id: session.map(|s| s.0),
+            handle_id: handle.map(|h| h.0),
+            apisecret: self
+                .api_secret
+                .as_ref()
+                .filter(|_| auth)
+                .map(Secret::expose),
+            token: token
+                .or(self.token.as_ref())
+                .filter(|_| auth)
+                .map(Secret::expose),
+            body,
+        };
+        let json = serde_json::to_string(&env)
+            .map_err(|e| Error::protocol(format!("cannot serialize request: {e}")))?;
+        Ok((
+            txn,
+            OutgoingMessage {
+                janus,
+                transaction,
+                session_id: session,
+                handle_id: handle,
+                json,
+            },
+        ))
+    }
+}
+
+/// A request handed to the connection task.
+pub(crate) struct Request {
+    pub(crate) txn: u64,
+    pub(crate) msg: OutgoingMessage,
+    pub(crate) pending: Pending,
+}
+
+pub(crate) enum Command {
+    Request(Request),
+    ReleaseSession(Arc<SessionShared>),
+    ReleaseHandle(Arc<HandleShared>),
+    Stats(oneshot::Sender<Stats>),
+    SetKeepalive(Duration),
+    Shutdown(oneshot::Sender<()>),
+}
+
+type Connecting = BoxFuture<'static, Result<Box<dyn Transport>, Error>>;
+
+pub(crate) struct Driver {
+    connector: Arc<dyn Connector>,
+    transport: Option<Box<dyn Transport>>,
+    state: State,
+    commands: mpsc::Receiver<Command>,
+    wire: Arc<Wire>,
+    options: ClientOptions,
+    keepalive: Duration,
+    conn_state: watch::Sender<ConnectionState>,
+    queue: VecDeque<Request>,
+    recovering: usize,
+    attempt: u32,
+    reconnect_at: Option<Instant>,
+    connecting: Option<Connecting>,
+    last_reason: String,
+    broken: Option<String>,
+}
+
+async fn recv_from(t: &mut Option<Box<dyn Transport>>) -> Result<TransportEvent, Error> {
+    match t {
+        Some(t) => t.recv().await,
+        None => futures::future::pending().await,
+    }
+}
+
+async fn connected(c: &mut Option<Connecting>) -> Result<Box<dyn Transport>, Error> {
+    match c {
+        Some(f) => f.await,
+        None => futures::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => futures::future::pending().await,
+    }
+}
+
+impl Driver {
+    pub(crate) fn new(
+        connector: Arc<dyn Connector>,
+        transport: Box<dyn Transport>,
+        commands: mpsc::Receiver<Command>,
+        wire: Arc<Wire>,
+        options: ClientOptions,
+        conn_state: watch::Sender<ConnectionState>,
+    ) -> Self {
+        let state = State {
+            recreate_lost: options.reconnect.recreate_lost_sessions,
+            ..Default::default()
+        };
+        Driver {
+            connector,
+            transport: Some(transport),
+            state,
+            commands,
+            wire,
+            keepalive: options.keepalive_interval,
+            options,
+            conn_state,
+            queue: VecDeque::new(),
+            recovering: 0,
+            attempt: 0,
+            reconnect_at: None,
+            connecting: None,
+            last_reason: String::new(),
+            broken: None,
+        }
+    }
+
+    fn tick_period(&self) -> Duration {
+        (self.keepalive / 5).clamp(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut tick = tokio::time::interval(self.tick_period());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                ev = recv_from(&mut self.transport) => {
+                    self.on_transport(ev).await;
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Shutdown(done)) => {
+                        self.shutdown("the client was closed").await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    Some(Command::SetKeepalive(d)) => {
+                        self.keepalive = d;
+                        tick = tokio::time::interval(self.tick_period());
+                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    }
+                    Some(cmd) => self.on_command(cmd).await,
+                    None => {
+                        // Every Client, Session and Handle is gone.
+                        self.shutdown("the client was dropped").await;
+                        return;
+                    }
+                },
+                res = connected(&mut self.connecting) => {
+                    self.connecting = None;
+                    self.on_connected(res).await;
+                }
+                _ = sleep_until(self.reconnect_at) => {
+                    self.reconnect_at = None;
+                    self.start_connecting();
+                }
+                _ = tick.tick() => self.on_tick().await,
+            }
+            if let Some(reason) = self.broken.take() {
+                self.on_disconnect(reason).await;
+            }
+            if self.is_closed() {
+                self.drain_closed();
+                return;
+            }
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        matches!(*self.conn_state.borrow(), ConnectionState::Closed { .. })
+    }
+
+    /// After a final close, answer what is still queued and stop.
+    fn drain_closed(&mut self) {
+        let reason = self.last_reason.clone();
+        for r in self.queue.drain(..) {
+            if let Some(tx) = r.pending.reply {
+                let _ = tx.send(Err(Error::transport_closed(reason.clone(), false)));
+            }
+        }
+        self.commands.close();
+        while let Ok(cmd) = self.commands.try_recv() {
+            match cmd {
+                Command::Request(r) => {
+                    if let Some(tx) = r.pending.reply {
+                        let _ = tx.send(Err(Error::transport_closed(reason.clone(), false)));
+                    }
+                }
+                Command::Stats(tx) => {
+                    let _ = tx.send(self.stats());
+                }
+                Command::Shutdown(tx) => {
+                    let _ = tx.send(());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn shutdown(&mut self, reason: &str) {
+        self.last_reason = reason.to_string();
+        self.state.close_all(CloseReason::Released);
+        self.apply_effects().await;
+        if let Some(mut t) = self.transport.take() {
+            // Best effort: a peer that does not answer must not hold the shutdown.
+            let _ = tokio::time::timeout(Duration::from_secs(1), t.close()).await;
+        }
+        self.conn_state.send_replace(ConnectionState::Closed {
+            reason: reason.to_string(),
+        });
+        self.drain_closed();
+    }
+
+    fn stats(&self) -> Stats {
+        let mut s = self.state.stats();
+        s.queued_requests = self.queue.len();
+        s
+    }
+
+    fn usable(&self) -> bool {
+        self.transport.is_some() && self.recovering == 0
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Request(req) => {
+                if self.usable() {
+                    self.dispatch(req).await;
+                } else if self.queue.len() < self.options.command_buffer {
+                    self.queue.push_back(req);
+                } else if let Some(tx) = req.pending.reply {
+                    let _ = tx.send(Err(Error::transport_closed(
+                        "disconnected and the request queue is full",
+                        true,
+                    )));
+                }
+            }
+            Command::ReleaseSession(shared) => {
+                let sid = shared.id();
+                if self.state.sessions.contains_key(&sid) {
+                    debug!(session = %sid, "last Session value dropped: destroying it");
+                    self.state.close_session(sid, CloseReason::Released);
+                    self.internal_request("destroy", Some(sid), None, &Map::new(), Purpose::Plain)
+                        .await;
+                    self.apply_effects().await;
+                }
+            }
+            Command::ReleaseHandle(shared) => {
+                let hid = shared.id();
+                if let Some(h) = self.state.handles.get(&hid) {
+                    let sid = h.session;
+                    debug!(handle = %hid, "last Handle value dropped: detaching it");
+                    self.state.close_handle(hid, CloseReason::Released);
+                    self.internal_request("detach", Some(sid), Some(hid), &Map::new(), Purpose::Plain)
+                        .await;
+                }
+            }
+            Command::Stats(tx) => {
+                let _ = tx.send(self.stats());
+            }
+            Command::SetKeepalive(_) | Command::Shutdown(_) => {}
+        }
+    }
+
+    /// Registers then sends: an answer can never arrive before its transaction is known.
+    async fn dispatch(&mut self, req: Request) {
+        let now = Instant::now();
+        // Requests on a session this task no longer knows fail here, not on the wire.
+        if let Purpose::Attach { session, .. } = &req.pending.purpose {
+            if !self.state.sessions.contains_key(session) {
+                if let Some(tx) = req.pending.reply {
+                    let _ = tx.send(Err(Error::new(crate::ErrorKind::SessionGone {
+                        reason: "unknown session".into(),
+                    })));
+                }
+                return;
+            }
+        }
+        if let Some(s) = req.msg.session_id {
+            self.state.touch(s, now);
+        }
+        self.state.register(req.txn, req.pending, now);
+        let Some(t) = self.transport.as_mut() else {
+            return;
+        };
+        if let Err(e) = t.send(req.msg).await {
+            // Handled by the main loop, which owns the reconnect.
+            self.broken.get_or_insert(e.to_string());
+        }
+    }
+
+    async fn internal_request<B: Serialize>(
+        &mut self,
+        janus: &'static str,
+        session: Option<SessionId>,
+        handle: Option<HandleId>,
+        body: &B,
+        purpose: Purpose,
+    ) {
+        let Ok((txn, msg)) = self.wire.build(janus, session, handle, None, body) else {
+            return;
+        };
+        let expect = match janus {
+            "keepalive" => Expect::Ack,
+            _ => Expect::Success,
+        };
+        let pending = Pending {
+            janus,
+            expect,
+            purpose,
+            reply: None,
+            deadline: Instant::now() + self.options.request_timeout,
+            timeout: self.options.request_timeout,
+            acked: false,
+        };
+        self.dispatch(Request { txn, msg, pending }).await;
+    }
+
+    async fn on_transport(&mut self, ev: Result<TransportEvent, Error>) {
+        match ev {
+            Ok(TransportEvent::Frame(text)) => {
+                match decode_frame(&text) {
+                    Ok(items) => {
+                        for item in items {
+                            match item {
+                                Ok(msg) => self.state.on_incoming(msg),
+                                Err(e) => {
+                                    self.state.stats.malformed_messages += 1;
+                                    warn!(error = %e, "malformed message dropped");
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        self.state.stats.malformed_messages += 1;
+                        warn!(error = %e, bytes = text.len(), "malformed frame dropped");
+                    }
+                }
+                self.apply_effects().await;
+            }
+            Ok(TransportEvent::RequestFailed { transaction, error }) => {
+                if let Some(p) = transaction
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|id| self.state.pending.remove(&id))
+                {
+                    if let Some(tx) = p.reply {
+                        let _ = tx.send(Err(error));
+                    }
+                }
+            }
+            Ok(TransportEvent::SessionGone { session, reason }) => {
+                if self.state.sessions.contains_key(&session) {
+                    info!(%session, %reason, "transport reports the session gone");
+                    if self.options.reconnect.recreate_lost_sessions {
+                        self.state.effects.push(Effect::Recreate(session));
+                    } else {
+                        self.state
+                            .close_session(session, CloseReason::SessionLost(reason));
+                    }
+                    self.apply_effects().await;
+                }
+            }
+            Err(e) => self.on_disconnect(e.to_string()).await,
+        }
+    }
+
+    async fn apply_effects(&mut self) {
+        while !self.state.effects.is_empty() {
+            let effects = std::mem::take(&mut self.state.effects);
+            for effect in effects {
+                match effect {
+                    Effect::SessionOpened(s) => {
+                        if let Some(t) = self.transport.as_mut() {
+                            t.session_opened(s);
+                        }
+                    }
+                    Effect::SessionClosed(s) => {
+                        if let Some(t) = self.transport.as_mut() {
+                            t.session_closed(s);
+                        }
+                    }
+                    Effect::RecoveryStep => {
+                        self.recovering = self.recovering.saturating_sub(1);
+                        if self.recovering == 0 {
+                            self.finish_recovery().await;
+                        }
+                    }
+                    Effect::Recreate(old) => {
+                        self.recovering += 1;
+                        self.internal_request(
+                            "create",
+                            None,
+                            None,
+                            &Map::new(),
+                            Purpose::Recreate { old },
+                        )
+                        .await;
+                    }
+                    Effect::Reattach { session, handles } => {
+                        for (old, plugin, opaque_id) in handles {
+                            let mut body = Map::new();
+                            body.insert("plugin".into(), Value::String(plugin));
+                            if let Some(o) = opaque_id {
+                                body.insert("opaque_id".into(), Value::String(o));
+                            }
+                            self.recovering += 1;
+                            self.internal_request(
+                                "attach",
+                                Some(session),
+                                None,
+                                &body,
+                                Purpose::Reattach { session, old },
+                            )
+                            .await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn finish_recovery(&mut self) {
+        if self.transport.is_none() {
+            return;
+        }
+        if self.state.stats.reconnects > 0 {
+            self.conn_state.send_replace(ConnectionState::Reconnected);
+        }
+        let now = Instant::now();
+        while self.usable() {
+            let Some(req) = self.queue.pop_front() else {
+                break;
+            };
+            if req.pending.deadline <= now {
+                if let Some(tx) = req.pending.reply {
+                    let _ = tx.send(Err(Error::timeout(req.pending.timeout)));
+                }
+                continue;
+            }
+            self.dispatch(req).await;
+        }
+    }
+
+    async fn on_disconnect(&mut self, reason: String) {
+        let Some(mut t) = self.transport.take() else {
+            return;
+        };
+        warn!(%reason, endpoint = %self.connector.endpoint(), "connection lost");
+        drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
+        self.last_reason = reason.clone();
+        self.recovering = 0;
+        self.state.recreating.clear();
+        self.state.fail_in_flight(&reason);
+        if !self.options.reconnect.enabled {
+            self.close_for_good(reason).await;
+            return;
+        }
+        self.conn_state
+            .send_replace(ConnectionState::Disconnected { reason });
+        self.attempt = 0;
+        self.schedule_reconnect();
+    }
+
+    fn schedule_reconnect(&mut self) {
+        self.attempt += 1;
+        let delay = if self.attempt == 1 {
+            Duration::ZERO
+        } else {
+            self.options.reconnect.delay(self.attempt - 1)
+        };
+        self.reconnect_at = Some(Instant::now() + delay);
+    }
+
+    fn start_connecting(&mut self) {
+        self.conn_state.send_replace(ConnectionState::Reconnecting {
+            attempt: self.attempt,
+        });
+        let connector = self.connector.clone();
+        let limit = self.options.request_timeout;
+        self.connecting = Some(
+            async move {
+                match tokio::time::timeout(limit, connector.connect()).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::timeout(limit)),
+                }
+            }
+            .boxed(),
+        );
+    }
+
+    async fn on_connected(&mut self, res: Result<Box<dyn Transport>, Error>) {
+        match res {
+            Ok(t) => {
+                info!(attempt = self.attempt, endpoint = %self.connector.endpoint(), "reconnected");
+                self.transport = Some(t);
+                self.attempt = 0;
+                self.state.stats.reconnects += 1;
+                let sessions: Vec<SessionId> = self.state.sessions.keys().copied().collect();
+                self.recovering = sessions.len();
+                for sid in sessions {
+                    self.internal_request("claim", Some(sid), None, &Map::new(), Purpose::Claim { session: sid })
+                        .await;
+                }
+                if self.recovering == 0 {
+                    self.finish_recovery().await;
+                }
+            }
+            Err(e) => {
+                let give_up = e.is_unauthorized()
+                    || self
+                        .options
+                        .reconnect
+                        .max_attempts
+                        .is_some_and(|m| self.attempt >= m);
+                warn!(attempt = self.attempt, error = %e, give_up, "reconnect failed");
+                if give_up {
+                    self.close_for_good(format!("reconnect failed: {e}")).await;
+                } else {
+                    self.schedule_reconnect();
+                }
+            }
+        }
+    }
+
+    async fn close_for_good(&mut self, reason: String) {
+        self.last_reason = reason.clone();
+        self.state
+            .close_all(CloseReason::TransportClosed(reason.clone()));
+        self.apply_effects().await;
+        self.conn_state
+            .send_replace(ConnectionState::Closed { reason });
+    }
+
+    async fn on_tick(&mut self) {
+        let now = Instant::now();
+        self.state.sweep(now);
+        // Queued requests time out too.
+        while let Some(front) = self.queue.front() {
+            if front.pending.deadline > now {
+                break;
+            }
+            if let Some(req) = self.queue.pop_front() {
+                if let Some(tx) = req.pending.reply {
+                    let _ = tx.send(Err(Error::timeout(req.pending.timeout)));
+                }
+            }
+        }
+        self.queue
+            .retain(|r| r.pending.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
+        self.apply_effects().await;
+        if self.usable() {
+            for sid in self.state.due_keepalives(now, self.keepalive) {
+                self.internal_request("keepalive", Some(sid), None, &Map::new(), Purpose::Keepalive { session: sid })
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The one error type of the library, with a kind that says what went wrong.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Janus core error codes (`src/apierror.h` in janus-gateway), as named constants.
+///
+/// ```
+/// use janus_core::{codes, Error};
+/// let err = Error::janus(codes::SESSION_NOT_FOUND, "No such session");
+/// assert_eq!(err.janus_code(), Some(codes::SESSION_NOT_FOUND));
+/// ```
+pub mod codes {
+    /// 403: missing or wrong `apisecret`/`token`.
+    pub const UNAUTHORIZED: u16 = 403;
+    /// 405: the token may not use this plugin.
+    pub const UNAUTHORIZED_PLUGIN: u16 = 405;
+    /// 490: unknown error.
+    pub const UNKNOWN: u16 = 490;
+    /// 450: transport specific error.
+    pub const TRANSPORT_SPECIFIC: u16 = 450;
+    /// 452: missing request.
+    pub const MISSING_REQUEST: u16 = 452;
+    /// 453: unknown request.
+    pub const UNKNOWN_REQUEST: u16 = 453;
+    /// 454: invalid JSON.
+    pub const INVALID_JSON: u16 = 454;
+    /// 455: invalid JSON object.
+    pub const INVALID_JSON_OBJECT: u16 = 455;
+    /// 456: missing mandatory element.
+    pub const MISSING_MANDATORY_ELEMENT: u16 = 456;
+    /// 457: request at the wrong level (path).
+    pub const INVALID_REQUEST_PATH: u16 = 457;
+    /// 458: the session does not exist (destroyed, timed out, or never created).
+    pub const SESSION_NOT_FOUND: u16 = 458;
+    /// 459: the handle does not exist.
+    pub const HANDLE_NOT_FOUND: u16 = 459;
+    /// 460: no such plugin.
+    pub const PLUGIN_NOT_FOUND: u16 = 460;
+    /// 461: the plugin refused the attach.
+    pub const PLUGIN_ATTACH: u16 = 461;
+    /// 462: the plugin failed to handle a message.
+    pub const PLUGIN_MESSAGE: u16 = 462;
+    /// 463: the plugin failed to detach.
+    pub const PLUGIN_DETACH: u16 = 463;
+    /// 464: JSEP type unknown.
+    pub const JSEP_UNKNOWN_TYPE: u16 = 464;
+    /// 465: invalid SDP.
+    pub const JSEP_INVALID_SDP: u16 = 465;
+    /// 466: trickle for an invalid stream.
+    pub const TRICKLE_INVALID_STREAM: u16 = 466;
+    /// 467: a field has the wrong type.
+    pub const INVALID_ELEMENT_TYPE: u16 = 467;
+    /// 468: the chosen session id is taken.
+    pub const SESSION_CONFLICT: u16 = 468;
+    /// 469: unexpected answer.
+    pub const UNEXPECTED_ANSWER: u16 = 469;
+    /// 470: token not found.
+    pub const TOKEN_NOT_FOUND: u16 = 470;
+    /// 471: wrong WebRTC state.
+    pub const WEBRTC_STATE: u16 = 471;
+    /// 472: the server does not accept new sessions.
+    pub const NOT_ACCEPTING_SESSIONS: u16 = 472;
+}
+
+/// What went wrong. New kinds may be added, so match with a `_` arm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request got no complete answer within its timeout.
+    Timeout {
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// The connection closed (or was never there) before the request was answered.
+    TransportClosed {
+        /// Why the connection closed.
+        reason: String,
+        /// True when the request certainly had no effect on the server, or repeating it is harmless.
+        retry_safe: bool,
+    },
+    /// The transport failed to move a request or a reply (an HTTP status, a refused connection).
+    Transport {
+        /// What failed.
+        reason: String,
+        /// HTTP status, when there was one.
+        status: Option<u16>,
+    },
+    /// Janus answered with a core error (`{"janus":"error"}`); see [`codes`].
+    Janus {
+        /// The Janus error code.
+        code: u16,
+        /// The text Janus gave.
+        reason: String,
+    },
+    /// The plugin answered with `error_code`/`error` in its data.
+    Plugin {
+        /// The plugin's error code.
+        code: i64,
+        /// The text the plugin gave.
+        reason: String,
+    },
+    /// The session is gone (destroyed, timed out, lost across a reconnect); every later call fails.
+    SessionGone {
+        /// Why it is gone.
+        reason: String,
+    },
+    /// The handle is gone (detached, or its session is gone).
+    HandleGone {
+        /// Why it is gone.
+        reason: String,
+    },
+    /// Something arrived that does not follow the protocol.
+    Protocol(String),
+    /// The configuration cannot work (bad URL, missing feature, ...).
+    Config(String),
+    /// The client has shut down.
+    Closed,
+}
+
+/// The error type of every fallible call in this library.
+///
+/// ```
+/// use janus_core::{Error, ErrorKind};
+/// use std::time::Duration;
+/// let err = Error::new(ErrorKind::Timeout { after: Duration::from_secs(1) });
+/// assert!(err.is_timeout());
+/// assert!(err.to_string().contains("timed out"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}")]
+pub struct Error {
+    kind: Box<ErrorKind>,
+}
+
+impl Error {
+    /// Wraps a kind.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind: Box::new(kind),
+        }
+    }
+
+    /// A Janus core error.
+    pub fn janus(code: u16, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Janus {
+            code,
+            reason: reason.into(),
+        })
+    }
+
+    /// A plugin error.
+    pub fn plugin(code: i64, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Plugin {
+            code,
+            reason: reason.into(),
+        })
+    }
+
+    /// A protocol error.
+    pub fn protocol(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Protocol(msg.into()))
+    }
+
+    /// A configuration error.
+    pub fn config(msg: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config(msg.into()))
+    }
+
+    /// A transport failure without an HTTP status.
+    pub fn transport(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Transport {
+            reason: reason.into(),
+            status: None,
+        })
+    }
+
+    /// The connection closed.
+    pub fn transport_closed(reason: impl Into<String>, retry_safe: bool) -> Self {
+        Error::new(ErrorKind::TransportClosed {
+            reason: reason.into(),
+            retry_safe,
+        })
+    }
+
+    /// A request timed out.
+    pub fn timeout(after: Duration) -> Self {
+        Error::new(ErrorKind::Timeout { after })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// The request timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(*self.kind, ErrorKind::Timeout { .. })
+    }
+
+    /// The connection closed under the request.
+    pub fn is_transport_closed(&self) -> bool {
+        matches!(*self.kind, ErrorKind::TransportClosed { .. })
+    }
+
+    /// Repeating the request is safe: it had no effect, or it is idempotent.
+    pub fn is_retry_safe(&self) -> bool {
+        match &*self.kind {
+            ErrorKind::TransportClosed { retry_safe, .. } => *retry_safe,
+            ErrorKind::Timeout { .. } => false,
+            ErrorKind::Transport { status, .. } => status.is_none(),
+            _ => false,
+        }
+    }
+
+    /// Janus refused the credentials (403 or 405, as a core error or an HTTP status).
+    pub fn is_unauthorized(&self) -> bool {
+        match &*self.kind {
+            ErrorKind::Janus { code, .. } => {
+                *code == codes::UNAUTHORIZED || *code == codes::UNAUTHORIZED_PLUGIN
+            }
+            ErrorKind::Transport { status, .. } => *status == Some(403),
+            _ => false,
+        }
+    }
+
+    /// The session or handle no longer exists (locally known, or Janus said 458/459).
+    pub fn is_gone(&self) -> bool {
+        match &*self.kind {
+            ErrorKind::SessionGone { .. } | ErrorKind::HandleGone { .. } => true,
+            ErrorKind::Janus { code, .. } => {
+                *code == codes::SESSION_NOT_FOUND || *code == codes::HANDLE_NOT_FOUND
+            }
+            _ => false,
+        }
+    }
+
+    /// The Janus core error code, when this is a core error.
+    pub fn janus_code(&self) -> Option<u16> {
+        match &*self.kind {
+            ErrorKind::Janus { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The plugin error code, when this is a plugin error.
+    pub fn plugin_code(&self) -> Option<i64> {
+        match &*self.kind {
+            ErrorKind::Plugin { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErrorKind::Timeout { after } => write!(f, "request timed out after {after:?}"),
+            ErrorKind::TransportClosed { reason, retry_safe } => write!(
+                f,
+                "connection closed: {reason}{}",
+                if *retry_safe { " (safe to retry)" } else { "" }
+            ),
+            ErrorKind::Transport {
+                reason,
+                status: Some(s),
+            } => write!(f, "transport error (HTTP {s}): {reason}"),
+            ErrorKind::Transport {
+                reason,
+                status: None,
+            } => write!(f, "transport error: {reason}"),
+            ErrorKind::Janus { code, reason } => write!(f, "Janus error {code}: {reason}"),
+            ErrorKind::Plugin { code, reason } => write!(f, "plugin error {code}: {reason}"),
+            ErrorKind::SessionGone { reason } => write!(f, "session gone: {reason}"),
+            ErrorKind::HandleGone { reason } => write!(f, "handle gone: {reason}"),
+            ErrorKind::Protocol(m) => write!(f, "protocol error: {m}"),
+            ErrorKind::Config(m) => write!(f, "configuration error: {m}"),
+            ErrorKind::Closed => write!(f, "the client has shut down"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicates_follow_the_kind() {
+        let e = Error::janus(codes::UNAUTHORIZED, "Unauthorized request");
+        assert!(e.is_unauthorized());
+        assert!(!e.is_timeout());
+        assert_eq!(e.janus_code(), Some(403));
+        assert_eq!(e.plugin_code(), None);
+        assert_eq!(e.to_string(), "Janus error 403: Unauthorized request");
+
+        let e = Error::plugin(413, "Invalid element");
+        assert_eq!(e.plugin_code(), Some(413));
+        assert!(!e.is_gone());
+
+        let e = Error::transport_closed("reset", true);
+        assert!(e.is_transport_closed() && e.is_retry_safe());
+        assert!(e.to_string().contains("safe to retry"));
+
+        assert!(Error::janus(codes::SESSION_NOT_FOUND, "x").is_gone());
+        assert!(Error::new(ErrorKind::Transport {
+            reason: "forbidden".into(),
+            status: Some(403)
+        })
+        .is_unauthorized());
+    }
+}

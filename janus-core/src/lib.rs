@@ -1,0 +1,37 @@
+//! Transport-agnostic core of a client for the [Janus WebRTC Gateway](https://janus.conf.meetecho.com/).
+//!
+//! - [`Client`], [`Session`] and [`Handle`] are cheap, cloneable values; one connection task per
+//!   client owns the transport, the transaction table, the routes and the keepalives.
+//! - Requests match their answers however Janus sends them: `success`, `ack`, or `ack` then
+//!   `event` with the same transaction (even when the event comes first).
+//! - Events reach each handle's bounded [`HandleEvents`] stream; see [`events`] for the
+//!   slow-consumer policy.
+//! - Transports (`janus-ws`, `janus-http`, or [`mock`] with the `mock` feature) implement
+//!   [`Transport`] and [`Connector`] and only move JSON.
+//! - When the connection drops, the client reconnects and claims its sessions
+//!   ([`ReconnectPolicy`]); what cannot be saved is reported, never left half-alive.
+#![warn(missing_docs)]
+
+mod client;
+mod connection;
+pub mod error;
+pub mod events;
+mod options;
+pub mod protocol;
+mod state;
+pub mod transport;
+
+#[cfg(feature = "mock")]
+pub mod mock;
+
+pub use client::{AttachRequest, Client, Handle, MessageRequest, RawExpect, RawRequest, Session};
+pub use connection::ConnectionState;
+pub use error::{codes, Error, ErrorKind};
+pub use events::{EventStream, HandleEvents, SessionEvents};
+pub use options::{ClientOptions, ReconnectPolicy, Secret};
+pub use protocol::{
+    Candidate, CloseReason, HandleEvent, HandleId, Incoming, Jsep, PluginResponse, ServerInfo,
+    SessionEvent, SessionId, Trickle,
+};
+pub use state::Stats;
+pub use transport::{Connector, OutgoingMessage, Transport, TransportEvent};

@@ -1,0 +1,83 @@
+//! The seam between the core and a wire: transports only move JSON.
+//!
+//! A [`Connector`] makes a fresh [`Transport`] to one endpoint (reconnect calls it again).
+//! The core's connection task owns the transport: it calls [`Transport::send`] for each request
+//! and [`Transport::recv`] for whatever comes back, and tells the transport when a session
+//! appears or disappears, for transports (HTTP long poll) that need to know.
+
+use async_trait::async_trait;
+
+use crate::error::Error;
+use crate::protocol::{HandleId, SessionId};
+
+/// One request on its way out: compact JSON plus the routing facts a transport may need.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// The request kind (`create`, `message`, ...), lower case.
+    pub janus: &'static str,
+    /// The transaction, as in the JSON.
+    pub transaction: String,
+    /// The session the request addresses, also present in `json`.
+    pub session_id: Option<SessionId>,
+    /// The handle the request addresses, also present in `json`.
+    pub handle_id: Option<HandleId>,
+    /// The whole request as compact JSON, with nothing after the closing brace.
+    pub json: String,
+}
+
+/// What a transport hands to the core.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportEvent {
+    /// The text of one frame or body: one JSON object, or an array of them.
+    Frame(String),
+    /// A request could not be delivered, or its reply could not be read (HTTP).
+    RequestFailed {
+        /// The failed request's transaction.
+        transaction: String,
+        /// What went wrong.
+        error: Error,
+    },
+    /// The transport learned that a session no longer exists (an HTTP poll answered 404).
+    SessionGone {
+        /// The session.
+        session: SessionId,
+        /// What the transport saw.
+        reason: String,
+    },
+}
+
+/// A connection to Janus that moves JSON both ways.
+///
+/// Implementations must not wait for replies in [`send`](Transport::send): replies and
+/// events come back through [`recv`](Transport::recv), which must be cancel-safe (the core
+/// polls it inside `select!`).
+#[async_trait]
+pub trait Transport: Send + 'static {
+    /// Sends (or starts sending) one request.
+    ///
+    /// An error means the connection is unusable; the core treats it as closed.
+    async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error>;
+
+    /// The next thing from the server. `Err` means the connection is closed for good and says why.
+    async fn recv(&mut self) -> Result<TransportEvent, Error>;
+
+    /// A session now lives on this connection (created or claimed here).
+    fn session_opened(&mut self, _session: SessionId) {}
+
+    /// A session is gone from this connection (destroyed, timed out, lost).
+    fn session_closed(&mut self, _session: SessionId) {}
+
+    /// Closes the connection; called once, when the core is done with it.
+    async fn close(&mut self) {}
+}
+
+/// Makes fresh transports to one endpoint; reconnect calls it again.
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Opens a new connection.
+    async fn connect(&self) -> Result<Box<dyn Transport>, Error>;
+
+    /// The endpoint, for logs; never includes secrets.
+    fn endpoint(&self) -> String;
+}
