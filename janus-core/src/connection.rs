@@ -449,6 +449,10 @@ impl Driver {
                     }
                 }
             }
+            Ok(TransportEvent::Malformed { reason }) => {
+                self.state.stats.malformed_messages += 1;
+                warn!(%reason, "transport dropped a malformed message");
+            }
             Ok(TransportEvent::SessionGone { session, reason }) => {
                 if self.state.sessions.contains_key(&session) {
                     info!(%session, %reason, "transport reports the session gone");

@@ -38,6 +38,12 @@ pub enum TransportEvent {
         /// What went wrong.
         error: Error,
     },
+    /// Something arrived that the transport had to drop (a frame over the size bound, a
+    /// body that is not text); the core counts it as malformed.
+    Malformed {
+        /// What was wrong.
+        reason: String,
+    },
     /// The transport learned that a session no longer exists (an HTTP poll answered 404).
     SessionGone {
         /// The session.
