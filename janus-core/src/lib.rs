@@ -16,6 +16,7 @@ mod client;
 mod connection;
 pub mod error;
 pub mod events;
+pub mod plugins;
 mod options;
 pub mod protocol;
 mod state;

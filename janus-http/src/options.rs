@@ -1,0 +1,106 @@
+//! Options of the HTTP transport.
+
+use janus_core::{Error, Secret};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options of the HTTP long-poll transport. Deserializes from TOML or JSON, with durations
+/// written like `"45s"` or `"250ms"`; unknown keys are an error.
+///
+/// The credentials here are only those of the long poll (`GET`), which carries them in its
+/// query string; `POST` bodies get theirs from [`janus_core::ClientOptions`]. Give both the
+/// same values.
+///
+/// ```
+/// use janus_http::HttpOptions;
+/// let o: HttpOptions = serde_json::from_str(
+///     r#"{"maxev": 5, "long_poll_timeout": "40s", "api_secret": "s3cret"}"#,
+/// ).unwrap();
+/// assert_eq!(o.maxev, 5);
+/// assert_eq!(o.long_poll_timeout.as_secs(), 40);
+/// assert!(!format!("{o:?}").contains("s3cret"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpOptions {
+    /// Events Janus may return in one long-poll reply (`maxev`); with more than 1 the reply
+    /// is always a JSON array. At least 1.
+    pub maxev: u32,
+    /// Client-side limit on one long poll. Janus answers an idle poll after 30 s with a
+    /// keepalive, so this only fires when the server stopped answering; the poll is then
+    /// sent again at once.
+    #[serde(with = "humantime_serde")]
+    pub long_poll_timeout: Duration,
+    /// Client-side limit on one `POST`, from connecting to the last byte of the reply.
+    /// Janus gives up on a request its core has not answered in 10 s, and the core's own
+    /// request timeout usually fires first; this is a safety net.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Limit on opening a TCP (and TLS) connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// First delay before a failed long poll is sent again (or the server probed again);
+    /// it doubles after each failure in a row, up to `poll_retry_max_delay`.
+    #[serde(with = "humantime_serde")]
+    pub poll_retry_delay: Duration,
+    /// Largest delay between retries of a failing long poll.
+    #[serde(with = "humantime_serde")]
+    pub poll_retry_max_delay: Duration,
+    /// How long the server may stay unreachable (refused or reset connections, 5xx) before
+    /// the transport reports itself closed, so the client reconnects (and backs off).
+    #[serde(with = "humantime_serde")]
+    pub unreachable_timeout: Duration,
+    /// Largest reply body accepted; a bigger one is dropped and counted as malformed.
+    pub max_body_bytes: usize,
+    /// A PEM file of extra CA certificates trusted for `https` (a private CA), on top of
+    /// the Mozilla roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// `apisecret` sent in the long poll's query string.
+    pub api_secret: Option<Secret>,
+    /// `token` sent in the long poll's query string.
+    pub token: Option<Secret>,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            maxev: 10,
+            long_poll_timeout: Duration::from_secs(45),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            poll_retry_delay: Duration::from_millis(100),
+            poll_retry_max_delay: Duration::from_secs(2),
+            unreachable_timeout: Duration::from_secs(2),
+            max_body_bytes: 8 * 1024 * 1024,
+            tls_ca_file: None,
+            api_secret: None,
+            token: None,
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Checks that the options can work.
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.maxev == 0 {
+            return Err(Error::config("maxev must be at least 1"));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(Error::config("max_body_bytes must be at least 1"));
+        }
+        for (name, d) in [
+            ("long_poll_timeout", self.long_poll_timeout),
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("poll_retry_delay", self.poll_retry_delay),
+            ("poll_retry_max_delay", self.poll_retry_max_delay),
+            ("unreachable_timeout", self.unreachable_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(Error::config(format!("{name} must not be zero")));
+            }
+        }
+        Ok(())
+    }
+}

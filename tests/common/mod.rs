@@ -1,0 +1,102 @@
+//! Shared helpers of the integration tests: finding the real Janus instances that
+//! `scripts/janus` started (through environment variables), once per transport.
+#![allow(dead_code)]
+
+use janus_client::{connect, ClientOptions, Config};
+use std::time::Duration;
+
+/// One transport to run a test body over.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// "ws" or "http".
+    pub transport: &'static str,
+    /// The URL.
+    pub url: String,
+}
+
+impl Target {
+    /// A config for this target with `options`.
+    pub fn config(&self, options: ClientOptions) -> Config {
+        Config::new(self.url.clone()).with_options(options)
+    }
+
+    /// Connects with default options (fast reconnect off unless asked).
+    pub async fn connect(&self) -> janus_client::Client {
+        self.connect_with(ClientOptions::default()).await
+    }
+
+    /// Connects with `options`.
+    pub async fn connect_with(&self, options: ClientOptions) -> janus_client::Client {
+        match connect(self.config(options)).await {
+            Ok(c) => c,
+            Err(e) => panic!("cannot connect to {} ({}): {e}", self.url, self.transport),
+        }
+    }
+}
+
+/// The transports compiled in, for the instance whose variables start with `prefix`
+/// (`JANUS`, `JANUS_SHORT`, ...). Locally a missing instance skips loudly; with `CI` set it
+/// fails the test.
+pub fn targets(prefix: &str) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut wanted: Vec<(&'static str, String)> = Vec::new();
+    if cfg!(feature = "ws") {
+        wanted.push(("ws", format!("{prefix}_WS_URL")));
+    }
+    if cfg!(feature = "http") {
+        wanted.push(("http", format!("{prefix}_HTTP_URL")));
+    }
+    for (transport, var) in wanted {
+        match std::env::var(&var) {
+            Ok(url) if !url.is_empty() => out.push(Target { transport, url }),
+            _ => missing(&var),
+        }
+    }
+    out
+}
+
+/// An admin URL of an instance (`JANUS_ADMIN_WS_URL`, ...).
+pub fn env_or_skip(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            missing(var);
+            None
+        }
+    }
+}
+
+fn missing(var: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{var} is not set: real-Janus tests must run in CI (use scripts/test)");
+    }
+    eprintln!("\n*** SKIPPED: {var} is not set; run scripts/test to start a real Janus ***\n");
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Asserts that the client holds nothing: no pending request, session or handle.
+pub async fn assert_empty(client: &janus_client::Client) {
+    let ok = eventually(Duration::from_secs(3), || async {
+        let s = client.stats().await.expect("stats");
+        s.pending_transactions == 0 && s.sessions == 0 && s.handles == 0 && s.queued_requests == 0
+    })
+    .await;
+    assert!(ok, "client still holds state: {:?}", client.stats().await);
+}

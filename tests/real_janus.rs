@@ -1,0 +1,351 @@
+//! The core suite against a real Janus, run once per compiled-in transport from one body.
+//!
+//! Needs `scripts/test` (or `scripts/janus start ...` by hand) to export `JANUS_WS_URL`,
+//! `JANUS_HTTP_URL`, and the `JANUS_SHORT_*` instance (session timeout 10 s).
+
+mod common;
+
+use common::{assert_empty, targets, Target};
+use futures::future::join_all;
+use janus_client::{codes, ClientOptions, ErrorKind, HandleEvent, RawExpect, RawRequest};
+use serde_json::json;
+use std::time::Duration;
+
+const ECHOTEST: &str = "janus.plugin.echotest";
+const VIDEOROOM: &str = "janus.plugin.videoroom";
+
+async fn info_and_ping(t: Target) {
+    let client = t.connect().await;
+    let info = client.info().await.expect("info");
+    assert_eq!(info.version, "1.1.2", "{}", t.transport);
+    assert!(info.plugins.iter().any(|p| p == ECHOTEST));
+    client.ping().await.expect("ping");
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_and_ping_over_every_transport() {
+    for t in targets("JANUS") {
+        info_and_ping(t).await;
+    }
+}
+
+async fn echotest_lifecycle(t: Target) {
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create");
+    let handle = session.attach(ECHOTEST).opaque_id("lifecycle").await.expect("attach");
+    assert_ne!(handle.id().0, 0);
+    let mut events = handle.events().expect("events");
+    // echotest answers every request with ack, then an event with the same transaction.
+    let reply = handle
+        .message(json!({"audio": true, "video": true}))
+        .await
+        .expect("message");
+    assert_eq!(reply.plugin, ECHOTEST);
+    assert_eq!(reply.data["echotest"], "event");
+    assert_eq!(reply.data["result"], "ok");
+    assert!(reply.jsep.is_none());
+    let stats = client.stats().await.unwrap();
+    assert_eq!((stats.sessions, stats.handles), (1, 1), "{}", t.transport);
+    handle.detach().await.expect("detach");
+    // The stream ends with Closed(Detached) after whatever Janus sent.
+    let mut last = None;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .expect("stream must end")
+    {
+        last = Some(ev);
+    }
+    assert_eq!(
+        last,
+        Some(HandleEvent::Closed(janus_client::CloseReason::Detached))
+    );
+    // A detached handle fails locally with a clear error.
+    let e = handle.message(json!({"audio": true})).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::HandleGone { .. }), "{e}");
+    session.destroy().await.expect("destroy");
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echotest_lifecycle_over_every_transport() {
+    for t in targets("JANUS") {
+        echotest_lifecycle(t).await;
+    }
+}
+
+async fn synchronous_request_and_plugin_errors(t: Target) {
+    let client = t.connect().await;
+    let session = client.create_session().await.unwrap();
+    let room = session.attach(VIDEOROOM).await.unwrap();
+    // videoroom `list` is answered synchronously with `success`.
+    let list = room.message(json!({"request": "list"})).await.expect("list");
+    assert_eq!(list.data["videoroom"], "success");
+    assert!(list.data["list"].is_array());
+    // An unknown videoroom request: synchronous plugin error 423.
+    let e = room.message(json!({"request": "no-such"})).await.unwrap_err();
+    assert_eq!(e.plugin_code(), Some(423), "{e}");
+    // echotest with a body it does not understand: asynchronous plugin error 413.
+    let echo = session.attach(ECHOTEST).await.unwrap();
+    let e = echo.message(json!({})).await.unwrap_err();
+    assert_eq!(e.plugin_code(), Some(413), "{e}");
+    session.destroy().await.unwrap();
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synchronous_request_and_plugin_errors_over_every_transport() {
+    for t in targets("JANUS") {
+        synchronous_request_and_plugin_errors(t).await;
+    }
+}
+
+async fn core_errors(t: Target) {
+    let client = t.connect().await;
+    let session = client.create_session().await.unwrap();
+    let e = session.attach("janus.plugin.nosuch").await.unwrap_err();
+    assert_eq!(e.janus_code(), Some(codes::PLUGIN_NOT_FOUND), "{e}");
+    let old = session.id();
+    session.destroy().await.unwrap();
+    // Locally: a clear error without a round trip.
+    let e = session.attach(ECHOTEST).await.unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::SessionGone { .. }), "{e}");
+    // On the wire: Janus says 458.
+    let e = client
+        .raw_request(
+            RawRequest::new("attach", RawExpect::Success)
+                .session(old)
+                .field("plugin", ECHOTEST),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.janus_code(), Some(codes::SESSION_NOT_FOUND), "{e}");
+    assert!(e.is_gone());
+    // An unknown request at the root: Janus 1.1.2 answers 457 ("Unhandled request at this path").
+    let e = client
+        .raw_request(RawRequest::new("frobnicate", RawExpect::Success))
+        .await
+        .unwrap_err();
+    assert_eq!(e.janus_code(), Some(codes::INVALID_REQUEST_PATH), "{e}");
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn core_errors_over_every_transport() {
+    for t in targets("JANUS") {
+        core_errors(t).await;
+    }
+}
+
+async fn keepalive_holds_a_short_session(t: Target) {
+    // The server's session timeout is 10 s; the client learns it from `info` and keeps
+    // the idle session alive well past it.
+    let client = t.connect().await;
+    let session = client.create_session().await.unwrap();
+    let mut sev = session.events().unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(
+        sev.try_next_now().is_none(),
+        "{}: session got an event while idle",
+        t.transport
+    );
+    let h = session.attach(ECHOTEST).await.expect("session still alive after 30 s idle");
+    h.detach().await.unwrap();
+    session.destroy().await.unwrap();
+    assert_empty(&client).await;
+}
+
+/// Polls an event stream once without waiting.
+trait TryNextNow {
+    fn try_next_now(&mut self) -> Option<janus_client::SessionEvent>;
+}
+
+impl TryNextNow for janus_client::SessionEvents {
+    fn try_next_now(&mut self) -> Option<janus_client::SessionEvent> {
+        use futures::FutureExt;
+        self.recv().now_or_never().flatten()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalive_holds_a_session_past_a_short_timeout_over_every_transport() {
+    let runs = targets("JANUS_SHORT").into_iter().map(keepalive_holds_a_short_session);
+    join_all(runs).await;
+}
+
+async fn without_keepalive_the_session_times_out(t: Target) {
+    // The failure path of the test above: with keepalives slower than the server's timeout
+    // and the probe off, Janus times the session out and the client reports it.
+    let client = t
+        .connect_with(ClientOptions {
+            keepalive_interval: Duration::from_secs(120),
+            probe_server: false,
+            ..Default::default()
+        })
+        .await;
+    let session = client.create_session().await.unwrap();
+    let handle = session.attach(ECHOTEST).await.unwrap();
+    let mut sev = session.events().unwrap();
+    let mut hev = handle.events().unwrap();
+    let ev = tokio::time::timeout(Duration::from_secs(30), sev.recv())
+        .await
+        .expect("timeout event within 30 s");
+    assert_eq!(ev, Some(janus_client::SessionEvent::Timeout), "{}", t.transport);
+    let mut last = None;
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(5), hev.recv())
+        .await
+        .expect("handle stream ends")
+    {
+        last = Some(ev);
+    }
+    assert_eq!(
+        last,
+        Some(HandleEvent::Closed(janus_client::CloseReason::SessionTimeout))
+    );
+    let e = handle.message(json!({"audio": true})).await.unwrap_err();
+    assert!(e.is_gone(), "{e}");
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_timeout_is_reported_over_every_transport() {
+    let runs = targets("JANUS_SHORT")
+        .into_iter()
+        .map(without_keepalive_the_session_times_out);
+    join_all(runs).await;
+}
+
+async fn two_sessions_get_their_own_events(t: Target) {
+    let client = t.connect().await;
+    let admin_session = client.create_session().await.unwrap();
+    let admin = admin_session.attach(VIDEOROOM).await.unwrap();
+    let created = admin
+        .message(json!({"request": "create", "notify_joining": true, "publishers": 4}))
+        .await
+        .expect("create room");
+    let room = created.data["room"].as_u64().expect("room id");
+
+    let sa = client.create_session().await.unwrap();
+    let sb = client.create_session().await.unwrap();
+    let ha = sa.attach(VIDEOROOM).await.unwrap();
+    let hb = sb.attach(VIDEOROOM).await.unwrap();
+    let mut ea = ha.events().unwrap();
+    let mut eb = hb.events().unwrap();
+    let joined = ha
+        .message(json!({"request": "join", "ptype": "publisher", "room": room, "display": "a"}))
+        .await
+        .expect("a joins");
+    assert_eq!(joined.data["videoroom"], "joined");
+    hb.message(json!({"request": "join", "ptype": "publisher", "room": room, "display": "b"}))
+        .await
+        .expect("b joins");
+    // A hears that B joined (an unsolicited event on A's handle only).
+    let ev = tokio::time::timeout(Duration::from_secs(5), ea.recv())
+        .await
+        .expect("a gets an event")
+        .unwrap();
+    match ev {
+        HandleEvent::Plugin(p) => assert_eq!(p.data["joining"]["display"], "b", "{p:?}"),
+        other => panic!("{}: unexpected {other:?}", t.transport),
+    }
+    // B leaves: A hears it, B itself got nothing unsolicited about A.
+    hb.message(json!({"request": "leave"})).await.expect("b leaves");
+    let ev = tokio::time::timeout(Duration::from_secs(5), ea.recv())
+        .await
+        .expect("a hears b leave")
+        .unwrap();
+    match ev {
+        HandleEvent::Plugin(p) => assert!(p.data.get("leaving").is_some(), "{p:?}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    {
+        use futures::FutureExt;
+        let early = eb.recv().now_or_never().flatten();
+        assert!(
+            !matches!(&early, Some(HandleEvent::Plugin(p)) if p.data.get("joining").is_some()),
+            "b got a's events: {early:?}"
+        );
+    }
+    admin
+        .message(json!({"request": "destroy", "room": room}))
+        .await
+        .expect("destroy room");
+    for s in [sa, sb, admin_session] {
+        s.destroy().await.unwrap();
+    }
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_get_their_own_events_over_every_transport() {
+    for t in targets("JANUS") {
+        two_sessions_get_their_own_events(t).await;
+    }
+}
+
+async fn concurrent_lifecycles(t: Target, n: usize) {
+    let client = t.connect().await;
+    let runs = (0..n).map(|i| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let session = client.create_session().await?;
+            let handle = session.attach(ECHOTEST).await?;
+            let r = handle.message(json!({"audio": true, "bitrate": 1000 + i})).await?;
+            assert_eq!(r.data["result"], "ok");
+            handle.detach().await?;
+            session.destroy().await?;
+            Ok::<_, janus_client::Error>(())
+        })
+    });
+    let results = join_all(runs).await;
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(format!("task: {e}")),
+        })
+        .collect();
+    assert!(errors.is_empty(), "{}: {} errors: {errors:?}", t.transport, errors.len());
+    assert_empty(&client).await;
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.malformed_messages, 0);
+    assert_eq!(stats.unknown_transactions, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_four_concurrent_lifecycles_over_every_transport() {
+    for t in targets("JANUS") {
+        concurrent_lifecycles(t, 64).await;
+    }
+}
+
+async fn dropping_values_cleans_up_the_server(t: Target) {
+    let client = t.connect().await;
+    let id = {
+        let session = client.create_session().await.unwrap();
+        let _h = session.attach(ECHOTEST).await.unwrap();
+        session.id()
+        // Both dropped here: the handle is detached and the session destroyed.
+    };
+    assert_empty(&client).await;
+    // The server agrees: the session is gone there too.
+    let gone = common::eventually(Duration::from_secs(3), || {
+        let client = client.clone();
+        async move {
+            let r = client
+                .raw_request(RawRequest::new("keepalive", RawExpect::Ack).session(id))
+                .await;
+            matches!(r, Err(e) if e.janus_code() == Some(codes::SESSION_NOT_FOUND))
+        }
+    })
+    .await;
+    assert!(gone, "{}: session {id} still alive on the server", t.transport);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_sessions_are_released_over_every_transport() {
+    for t in targets("JANUS") {
+        dropping_values_cleans_up_the_server(t).await;
+    }
+}
