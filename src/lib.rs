@@ -144,6 +144,34 @@ pub async fn connect(config: Config) -> Result<Client, Error> {
     Client::connect(connector, config.options).await
 }
 
+/// Connects to the Admin API the configuration names (`ws://` with the
+/// `janus-admin-protocol` subprotocol, or `http://.../admin`), authenticating every request
+/// with `admin_secret`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), janus_client::Error> {
+/// use janus_client::{connect_admin, Config};
+/// let admin = connect_admin(Config::new("ws://127.0.0.1:7188"), "janusoverlord".into()).await?;
+/// println!("{:?}", admin.list_sessions().await?);
+/// # Ok(()) }
+/// ```
+pub async fn connect_admin(
+    mut config: Config,
+    admin_secret: Secret,
+) -> Result<admin::AdminClient, Error> {
+    #[cfg(feature = "ws")]
+    {
+        config.ws.subprotocol = janus_ws::JANUS_ADMIN_PROTOCOL.into();
+    }
+    // The Admin API has no sessions of its own to keep alive, and no api secret.
+    config.options.probe_server = false;
+    config.options.api_secret = None;
+    config.options.token = None;
+    let connector = config.connector()?;
+    let client = Client::connect(connector, config.options).await?;
+    Ok(admin::AdminClient::new(client, admin_secret))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

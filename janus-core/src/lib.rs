@@ -12,6 +12,7 @@
 //!   ([`ReconnectPolicy`]); what cannot be saved is reported, never left half-alive.
 #![warn(missing_docs)]
 
+pub mod admin;
 mod client;
 mod connection;
 pub mod error;

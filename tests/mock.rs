@@ -1,0 +1,468 @@
+//! Whole-client tests against the in-memory fake Janus, for every ordering and failure the
+//! real server cannot be made to produce on demand.
+
+use futures::FutureExt;
+use janus_client::mock::{MockJanus, PluginReply};
+use janus_client::{
+    Client, ClientOptions, CloseReason, ConnectionState, ErrorKind, HandleEvent,
+    ReconnectPolicy, SessionEvent,
+};
+use serde_json::json;
+use std::time::Duration;
+
+const ECHO: &str = "janus.plugin.echotest";
+
+fn no_reconnect() -> ClientOptions {
+    ClientOptions {
+        reconnect: ReconnectPolicy::disabled(),
+        ..Default::default()
+    }
+}
+
+fn fast_reconnect() -> ClientOptions {
+    ClientOptions {
+        reconnect: ReconnectPolicy {
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+async fn setup(options: ClientOptions) -> (MockJanus, Client) {
+    let janus = MockJanus::new();
+    let client = Client::connect(janus.connector(), options).await.unwrap();
+    (janus, client)
+}
+
+async fn next<T: janus_client::events::StreamEvent>(
+    s: &mut janus_client::EventStream<T>,
+) -> Option<T> {
+    tokio::time::timeout(Duration::from_secs(5), s.recv())
+        .await
+        .expect("event within 5 s")
+}
+
+#[tokio::test]
+async fn event_before_ack_completes_the_request() {
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |_| PluginReply::event_before_ack(json!({"result": "ok"})));
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let r = h.message(json!({"audio": true})).await.unwrap();
+    assert_eq!(r.data["result"], "ok");
+    // The late ack is harmless: nothing counted as unknown, nothing pending.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let st = client.stats().await.unwrap();
+    assert_eq!(st.pending_transactions, 0);
+    assert_eq!(st.unknown_transactions, 0);
+    assert_eq!(st.unroutable_events, 0);
+}
+
+#[tokio::test]
+async fn ack_then_delayed_event_with_jsep() {
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |_| {
+        PluginReply::event(json!({"result": "ok"}))
+            .with_jsep(json!({"type": "answer", "sdp": "v=0"}))
+            .delayed(Duration::from_millis(100))
+    });
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let r = h
+        .message(json!({"audio": true}))
+        .jsep(janus_client::Jsep::offer("v=0"))
+        .await
+        .unwrap();
+    assert_eq!(r.jsep.unwrap().kind, "answer");
+    // The jsep went out on the wire.
+    let sent = janus.requests();
+    let msg = sent.iter().find(|r| r["janus"] == "message").unwrap();
+    assert_eq!(msg["jsep"]["type"], "offer");
+}
+
+#[tokio::test]
+async fn plugin_and_core_errors_are_errors() {
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |body| {
+        if body.get("bad").is_some() {
+            PluginReply::plugin_error(413, "Invalid element")
+        } else {
+            PluginReply::core_error(462, "plugin failed")
+        }
+    });
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let e = h.message(json!({"bad": 1})).await.unwrap_err();
+    assert_eq!(e.plugin_code(), Some(413));
+    let e = h.message(json!({})).await.unwrap_err();
+    assert_eq!(e.janus_code(), Some(462));
+    // A synchronous plugin error too.
+    janus.on_message(ECHO, |_| PluginReply::sync(json!({"error_code": 423, "error": "Unknown request"})));
+    let e = h.message(json!({})).await.unwrap_err();
+    assert_eq!(e.plugin_code(), Some(423));
+}
+
+#[tokio::test]
+async fn garbage_from_the_server_is_counted_and_the_connection_stays_healthy() {
+    let (janus, client) = setup(no_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    for junk in [
+        "{not json",
+        "",
+        "[1, 2]",
+        r#"{"janus": 5}"#,
+        r#"{"janus":"event","session_id":"x"}"#,
+        r#"{"janus":"success","transaction":"999999"}"#,
+        r#"{"janus":"webrtcup","session_id":1,"sender":424242}"#,
+        r#"{"janus":"timeout","session_id":77}"#,
+        "null",
+    ] {
+        janus.send_raw(junk);
+    }
+    // Still fine.
+    let r = h.message(json!({"audio": true})).await.unwrap();
+    assert_eq!(r.data, json!({}));
+    let st = client.stats().await.unwrap();
+    // "[1, 2]" counts twice: each element of an array is decoded on its own.
+    assert_eq!(st.malformed_messages, 7, "{st:?}");
+    assert_eq!(st.unknown_transactions, 1, "{st:?}");
+    assert_eq!(st.unroutable_events, 2, "{st:?}");
+    assert_eq!(client.connection_state().borrow().clone(), ConnectionState::Connected);
+}
+
+#[tokio::test]
+async fn close_in_the_middle_of_a_request_without_reconnect() {
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |_| PluginReply::ack_only());
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut events = h.events().unwrap();
+    let mut sev = s.events().unwrap();
+    let pending = tokio::spawn({
+        let h = h.clone();
+        async move { h.message(json!({"audio": true})).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    janus.close_connections();
+    let e = tokio::time::timeout(Duration::from_secs(2), pending)
+        .await
+        .expect("no hang")
+        .unwrap()
+        .unwrap_err();
+    assert!(e.is_transport_closed(), "{e}");
+    assert!(!e.is_retry_safe(), "a message may have reached the plugin");
+    assert!(matches!(
+        next(&mut events).await,
+        Some(HandleEvent::Closed(CloseReason::TransportClosed(_)))
+    ));
+    assert_eq!(next(&mut events).await, None);
+    assert!(matches!(
+        next(&mut sev).await,
+        Some(SessionEvent::Closed(CloseReason::TransportClosed(_)))
+    ));
+    assert!(matches!(
+        client.connection_state().borrow().clone(),
+        ConnectionState::Closed { .. }
+    ));
+    // Every later call fails at once with a clear error.
+    let e = h.message(json!({})).await.unwrap_err();
+    assert!(e.is_gone(), "{e}");
+    let e = client.create_session().await.unwrap_err();
+    assert!(e.is_transport_closed(), "{e}");
+}
+
+#[tokio::test]
+async fn requests_time_out_and_leave_nothing_behind() {
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |_| PluginReply::nothing());
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let t0 = tokio::time::Instant::now();
+    let e = h
+        .message(json!({}))
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    // An ack alone does not complete a message either.
+    janus.on_message(ECHO, |_| PluginReply::ack_only());
+    let e = h.with_timeout(Duration::from_millis(200)).message(json!({})).await.unwrap_err();
+    assert!(e.is_timeout());
+    // A dropped reply to a core request times out too (client-wide timeout this time).
+    janus.drop_next("attach", 1);
+    let e = s.with_timeout(Duration::from_millis(200)).attach(ECHO).await.unwrap_err();
+    assert!(e.is_timeout());
+    // The connection task forgets them on its next sweep.
+    let cleared = async {
+        loop {
+            if client.stats().await.unwrap().pending_transactions == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), cleared).await.expect("pending cleared");
+}
+
+#[tokio::test]
+async fn keepalives_run_by_themselves_and_are_not_blocked_by_slow_requests() {
+    let (janus, client) = setup(ClientOptions {
+        keepalive_interval: Duration::from_millis(200),
+        ..no_reconnect()
+    })
+    .await;
+    janus.on_message(ECHO, |_| PluginReply::event(json!({})).delayed(Duration::from_secs(2)));
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let slow = tokio::spawn({
+        let h = h.clone();
+        async move { h.message(json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let n = janus.keepalives(s.id().0);
+    assert!(n >= 3, "only {n} keepalives in 1.5 s at 200 ms");
+    slow.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn session_timeout_from_the_server_closes_everything() {
+    let (janus, client) = setup(no_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events().unwrap();
+    let mut hev = h.events().unwrap();
+    janus.expire_session(s.id().0);
+    assert_eq!(next(&mut sev).await, Some(SessionEvent::Timeout));
+    assert_eq!(next(&mut sev).await, Some(SessionEvent::Closed(CloseReason::SessionTimeout)));
+    assert_eq!(next(&mut hev).await, Some(HandleEvent::Closed(CloseReason::SessionTimeout)));
+    let st = client.stats().await.unwrap();
+    assert_eq!((st.sessions, st.handles), (0, 0));
+    assert!(h.message(json!({})).await.unwrap_err().is_gone());
+}
+
+#[tokio::test]
+async fn slow_consumer_loses_its_own_events_only() {
+    let (janus, client) = setup(ClientOptions {
+        event_buffer: 8,
+        ..no_reconnect()
+    })
+    .await;
+    let s = client.create_session().await.unwrap();
+    let slow = s.attach(ECHO).await.unwrap();
+    let fast = s.attach(ECHO).await.unwrap();
+    let mut slow_events = slow.events().unwrap();
+    let mut fast_events = fast.events().unwrap();
+    for i in 0..1000 {
+        janus.push_plugin_event(slow.id().0, json!({"n": i}));
+    }
+    janus.push_event(fast.id().0, json!({"janus": "webrtcup"}));
+    // The other handle and replies are not delayed by the full buffer.
+    assert_eq!(next(&mut fast_events).await, Some(HandleEvent::WebrtcUp));
+    fast.message(json!({})).await.unwrap();
+    let st = client.stats().await.unwrap();
+    assert_eq!(st.dropped_events, 992, "{st:?}");
+    // The slow consumer gets its 8, then a lag report before anything newer.
+    for i in 0..8 {
+        match next(&mut slow_events).await {
+            Some(HandleEvent::Plugin(p)) => assert_eq!(p.data["n"], i),
+            other => panic!("{other:?}"),
+        }
+    }
+    janus.push_plugin_event(slow.id().0, json!({"n": "late"}));
+    assert_eq!(next(&mut slow_events).await, Some(HandleEvent::Lagged { missed: 992 }));
+    match next(&mut slow_events).await {
+        Some(HandleEvent::Plugin(p)) => assert_eq!(p.data["n"], "late"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn dropping_the_last_values_detaches_and_destroys() {
+    let (janus, client) = setup(no_reconnect()).await;
+    {
+        let s = client.create_session().await.unwrap();
+        let _h = s.attach(ECHO).await.unwrap();
+        assert_eq!(janus.session_count(), 1);
+    }
+    let gone = async {
+        while janus.session_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), gone).await.expect("destroyed on drop");
+    let st = client.stats().await.unwrap();
+    assert_eq!((st.sessions, st.handles, st.pending_transactions), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn reconnect_claims_sessions_and_handles_keep_working() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.keep_sessions_on_close(true);
+    janus.on_message(ECHO, |_| PluginReply::event(json!({"result": "ok"})));
+    let mut state = client.connection_state();
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events().unwrap();
+    let mut hev = h.events().unwrap();
+    let (sid, hid) = (s.id(), h.id());
+    janus.close_connections();
+    assert_eq!(next(&mut sev).await, Some(SessionEvent::Reclaimed));
+    // Same ids, same streams, requests work.
+    assert_eq!((s.id(), h.id()), (sid, hid));
+    h.message(json!({})).await.unwrap();
+    janus.push_event(hid.0, json!({"janus": "webrtcup"}));
+    assert_eq!(next(&mut hev).await, Some(HandleEvent::WebrtcUp));
+    assert!(janus.requests().iter().any(|r| r["janus"] == "claim" && r["session_id"] == sid.0));
+    state.wait_for(|s| *s == ConnectionState::Reconnected).now_or_never();
+    assert_eq!(client.stats().await.unwrap().reconnects, 1);
+}
+
+#[tokio::test]
+async fn requests_made_while_disconnected_wait_for_the_reconnect() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.keep_sessions_on_close(true);
+    let s = client.create_session().await.unwrap();
+    janus.refuse_connections(true);
+    janus.close_connections();
+    let mut state = client.connection_state();
+    state
+        .wait_for(|s| matches!(s, ConnectionState::Reconnecting { .. }))
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let s = s.clone();
+        async move { s.attach(ECHO).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished());
+    assert!(client.stats().await.unwrap().queued_requests >= 1);
+    janus.refuse_connections(false);
+    let h = tokio::time::timeout(Duration::from_secs(3), waiting)
+        .await
+        .expect("completes after reconnect")
+        .unwrap()
+        .expect("attach works after reconnect");
+    assert_eq!(h.session().id(), s.id());
+}
+
+#[tokio::test]
+async fn a_queued_request_still_times_out_when_the_server_stays_away() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    janus.refuse_connections(true);
+    janus.close_connections();
+    let e = s
+        .with_timeout(Duration::from_millis(300))
+        .attach(ECHO)
+        .await
+        .unwrap_err();
+    // The session was lost with the connection (no reclaim in this fake): either the local
+    // check or the timeout answers, never a hang.
+    assert!(e.is_timeout() || e.is_gone(), "{e}");
+}
+
+#[tokio::test]
+async fn unclaimable_sessions_are_reported_lost() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events().unwrap();
+    let mut hev = h.events().unwrap();
+    // Sessions die with the connection (reclaim window 0): the claim gets 458.
+    janus.close_connections();
+    match next(&mut sev).await {
+        Some(SessionEvent::Closed(CloseReason::SessionLost(why))) => assert!(why.contains("458"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        next(&mut hev).await,
+        Some(HandleEvent::Closed(CloseReason::SessionLost(_)))
+    ));
+    let e = h.message(json!({})).await.unwrap_err();
+    assert!(e.is_gone());
+    // The client itself is fine.
+    let s2 = client.create_session().await.unwrap();
+    s2.destroy().await.unwrap();
+    let st = client.stats().await.unwrap();
+    assert_eq!((st.sessions, st.handles, st.pending_transactions), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn lost_sessions_are_recreated_by_policy() {
+    let mut options = fast_reconnect();
+    options.reconnect.recreate_lost_sessions = true;
+    let (janus, client) = setup(options).await;
+    janus.on_message(ECHO, |_| PluginReply::event(json!({"result": "ok"})));
+    let s = client.create_session().await.unwrap();
+    let h1 = s.attach(ECHO).opaque_id("first").await.unwrap();
+    let h2 = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events().unwrap();
+    let (old_s, old_h1, old_h2) = (s.id(), h1.id(), h2.id());
+    janus.close_connections();
+    match next(&mut sev).await {
+        Some(SessionEvent::Recreated { old, new, handles }) => {
+            assert_eq!(old, old_s);
+            assert_eq!(new, s.id());
+            assert_ne!(new, old);
+            assert_eq!(handles.len(), 2);
+            assert!(handles.contains(&(old_h1, h1.id())));
+            assert!(handles.contains(&(old_h2, h2.id())));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The application's values work under their new ids.
+    h1.message(json!({})).await.unwrap();
+    h2.message(json!({})).await.unwrap();
+    assert_eq!(janus.session_count(), 1);
+    assert_eq!(janus.handle_count(), 2);
+    // opaque_id came along.
+    assert!(janus
+        .requests()
+        .iter()
+        .filter(|r| r["janus"] == "attach")
+        .any(|r| r["opaque_id"] == "first" && r["session_id"] == s.id().0));
+}
+
+#[tokio::test]
+async fn reconnect_gives_up_after_max_attempts_and_says_so() {
+    let mut options = fast_reconnect();
+    options.reconnect.max_attempts = Some(3);
+    let (janus, client) = setup(options).await;
+    let s = client.create_session().await.unwrap();
+    let mut sev = s.events().unwrap();
+    janus.refuse_connections(true);
+    janus.close_connections();
+    let mut state = client.connection_state();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| matches!(s, ConnectionState::Closed { .. })),
+    )
+    .await
+    .expect("gives up")
+    .unwrap();
+    assert!(matches!(
+        next(&mut sev).await,
+        Some(SessionEvent::Closed(CloseReason::TransportClosed(_)))
+    ));
+    let e = client.ping().await.unwrap_err();
+    assert!(e.is_transport_closed(), "{e}");
+}
+
+#[tokio::test]
+async fn closing_the_client_ends_every_stream() {
+    let (_janus, client) = setup(no_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut hev = h.events().unwrap();
+    client.close().await;
+    assert_eq!(next(&mut hev).await, Some(HandleEvent::Closed(CloseReason::Released)));
+    assert!(client.info().await.is_err());
+    assert!(matches!(
+        h.message(json!({})).await.unwrap_err().kind(),
+        ErrorKind::SessionGone { .. } | ErrorKind::HandleGone { .. }
+    ));
+}
