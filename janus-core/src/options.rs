@@ -83,7 +83,8 @@ impl Default for ReconnectPolicy {
         ReconnectPolicy {
             enabled: true,
             initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
+            // Small enough that a restarted Janus is noticed within about a second.
+            max_delay: Duration::from_secs(1),
             multiplier: 2.0,
             jitter: 0.2,
             max_attempts: None,
@@ -174,11 +175,11 @@ mod tests {
         };
         assert_eq!(p.delay(1), Duration::from_millis(100));
         assert_eq!(p.delay(2), Duration::from_millis(200));
-        assert_eq!(p.delay(30), Duration::from_secs(5));
+        assert_eq!(p.delay(30), Duration::from_secs(1));
         let j = ReconnectPolicy::default();
         for a in 1..10 {
             let d = j.delay(a).as_secs_f64();
-            let base = (0.1 * 2f64.powi(a as i32 - 1)).min(5.0);
+            let base = (0.1 * 2f64.powi(a as i32 - 1)).min(1.0);
             assert!(d >= base * 0.8 - 1e-9 && d <= base * 1.2 + 1e-9, "{a}: {d}");
         }
     }

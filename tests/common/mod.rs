@@ -2,6 +2,8 @@
 //! `scripts/janus` started (through environment variables), once per transport.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use janus_client::{connect, ClientOptions, Config};
 use std::time::Duration;
 

@@ -1,0 +1,138 @@
+//! A small fault-injecting TCP proxy for tests: it forwards loopback connections to a real
+//! Janus and can cut every connection, refuse new ones, or stall (accept and forward nothing).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use url::Url;
+
+/// A running proxy; dropping it stops it and cuts its connections.
+pub struct Proxy {
+    /// The URL to give the client (the target's URL with the proxy's port).
+    pub url: String,
+    cut: watch::Sender<u64>,
+    refuse: Arc<AtomicBool>,
+    stall: Arc<AtomicBool>,
+    accepted: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.cut.send_modify(|g| *g += 1);
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy in front of `target` (a ws:// or http:// URL on loopback).
+    pub async fn start(target: &str) -> Proxy {
+        let mut url = Url::parse(target).expect("target URL");
+        let host = url.host_str().expect("host").to_string();
+        let port = url.port_or_known_default().expect("port");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let local = listener.local_addr().expect("addr");
+        url.set_port(Some(local.port())).expect("port");
+        let (cut, cut_rx) = watch::channel(0u64);
+        let refuse = Arc::new(AtomicBool::new(false));
+        let stall = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn({
+            let refuse = refuse.clone();
+            let stall = stall.clone();
+            let accepted = accepted.clone();
+            async move {
+                loop {
+                    let Ok((inbound, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if refuse.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let target = format!("{host}:{port}");
+                    let mut cut_rx = cut_rx.clone();
+                    let stall = stall.clone();
+                    tokio::spawn(async move {
+                        let generation = *cut_rx.borrow_and_update();
+                        let Ok(outbound) = TcpStream::connect(&target).await else {
+                            return;
+                        };
+                        let _ = inbound.set_nodelay(true);
+                        let _ = outbound.set_nodelay(true);
+                        let (mut ri, mut wi) = inbound.into_split();
+                        let (mut ro, mut wo) = outbound.into_split();
+                        let stall2 = stall.clone();
+                        let up = async move {
+                            let mut buf = vec![0u8; 16384];
+                            loop {
+                                let n = match ri.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => n,
+                                };
+                                if stall.load(Ordering::SeqCst) {
+                                    continue; // swallowed: a peer that never answers
+                                }
+                                if wo.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        };
+                        let down = async move {
+                            let mut buf = vec![0u8; 16384];
+                            loop {
+                                let n = match ro.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => n,
+                                };
+                                if stall2.load(Ordering::SeqCst) {
+                                    continue;
+                                }
+                                if wi.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        };
+                        tokio::select! {
+                            _ = up => {}
+                            _ = down => {}
+                            _ = cut_rx.wait_for(|g| *g != generation) => {}
+                        }
+                        // Dropping both halves closes both connections (a reset-like cut).
+                    });
+                }
+            }
+        });
+        Proxy {
+            url: url.to_string().trim_end_matches('/').to_string(),
+            cut,
+            refuse,
+            stall,
+            accepted,
+            task,
+        }
+    }
+
+    /// Closes every connection through the proxy now.
+    pub fn cut(&self) {
+        self.cut.send_modify(|g| *g += 1);
+    }
+
+    /// Refuses (closes at once) new connections while true.
+    pub fn refuse(&self, on: bool) {
+        self.refuse.store(on, Ordering::SeqCst);
+    }
+
+    /// Swallows all traffic both ways while true (connections stay open).
+    pub fn stall(&self, on: bool) {
+        self.stall.store(on, Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
