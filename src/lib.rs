@@ -172,6 +172,11 @@ pub async fn connect_admin(
     Ok(admin::AdminClient::new(client, admin_secret))
 }
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "mock"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
