@@ -3,7 +3,7 @@
 //! configuration, with reconnect and session re-claiming built in.
 //!
 //! Features choose the transports: `ws` (default) for `ws://`/`wss://`, `http` for
-//! `http://`/`https://`, and `mock` for the in-memory fake Janus ([`mock`]).
+//! `http://`/`https://`, and `mock` for the in-memory fake Janus (`janus_client::mock`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), janus_client::Error> {

@@ -4,8 +4,8 @@
 use futures::FutureExt;
 use janus_client::mock::{MockJanus, PluginReply};
 use janus_client::{
-    Client, ClientOptions, CloseReason, ConnectionState, ErrorKind, HandleEvent,
-    ReconnectPolicy, SessionEvent,
+    Client, ClientOptions, CloseReason, ConnectionState, ErrorKind, HandleEvent, ReconnectPolicy,
+    SessionEvent,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -47,7 +47,9 @@ async fn next<T: janus_client::events::StreamEvent>(
 #[tokio::test]
 async fn event_before_ack_completes_the_request() {
     let (janus, client) = setup(no_reconnect()).await;
-    janus.on_message(ECHO, |_| PluginReply::event_before_ack(json!({"result": "ok"})));
+    janus.on_message(ECHO, |_| {
+        PluginReply::event_before_ack(json!({"result": "ok"}))
+    });
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
     let r = h.message(json!({"audio": true})).await.unwrap();
@@ -99,7 +101,9 @@ async fn plugin_and_core_errors_are_errors() {
     let e = h.message(json!({})).await.unwrap_err();
     assert_eq!(e.janus_code(), Some(462));
     // A synchronous plugin error too.
-    janus.on_message(ECHO, |_| PluginReply::sync(json!({"error_code": 423, "error": "Unknown request"})));
+    janus.on_message(ECHO, |_| {
+        PluginReply::sync(json!({"error_code": 423, "error": "Unknown request"}))
+    });
     let e = h.message(json!({})).await.unwrap_err();
     assert_eq!(e.plugin_code(), Some(423));
 }
@@ -130,7 +134,10 @@ async fn garbage_from_the_server_is_counted_and_the_connection_stays_healthy() {
     assert_eq!(st.malformed_messages, 7, "{st:?}");
     assert_eq!(st.unknown_transactions, 1, "{st:?}");
     assert_eq!(st.unroutable_events, 2, "{st:?}");
-    assert_eq!(client.connection_state().borrow().clone(), ConnectionState::Connected);
+    assert_eq!(
+        client.connection_state().borrow().clone(),
+        ConnectionState::Connected
+    );
 }
 
 #[tokio::test]
@@ -190,11 +197,19 @@ async fn requests_time_out_and_leave_nothing_behind() {
     assert!(t0.elapsed() < Duration::from_secs(2));
     // An ack alone does not complete a message either.
     janus.on_message(ECHO, |_| PluginReply::ack_only());
-    let e = h.with_timeout(Duration::from_millis(200)).message(json!({})).await.unwrap_err();
+    let e = h
+        .with_timeout(Duration::from_millis(200))
+        .message(json!({}))
+        .await
+        .unwrap_err();
     assert!(e.is_timeout());
     // A dropped reply to a core request times out too (client-wide timeout this time).
     janus.drop_next("attach", 1);
-    let e = s.with_timeout(Duration::from_millis(200)).attach(ECHO).await.unwrap_err();
+    let e = s
+        .with_timeout(Duration::from_millis(200))
+        .attach(ECHO)
+        .await
+        .unwrap_err();
     assert!(e.is_timeout());
     // The connection task forgets them on its next sweep.
     let cleared = async {
@@ -205,7 +220,9 @@ async fn requests_time_out_and_leave_nothing_behind() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(3), cleared).await.expect("pending cleared");
+    tokio::time::timeout(Duration::from_secs(3), cleared)
+        .await
+        .expect("pending cleared");
 }
 
 #[tokio::test]
@@ -215,7 +232,9 @@ async fn keepalives_run_by_themselves_and_are_not_blocked_by_slow_requests() {
         ..no_reconnect()
     })
     .await;
-    janus.on_message(ECHO, |_| PluginReply::event(json!({})).delayed(Duration::from_secs(2)));
+    janus.on_message(ECHO, |_| {
+        PluginReply::event(json!({})).delayed(Duration::from_secs(2))
+    });
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
     let slow = tokio::spawn({
@@ -237,8 +256,14 @@ async fn session_timeout_from_the_server_closes_everything() {
     let mut hev = h.events().unwrap();
     janus.expire_session(s.id().0);
     assert_eq!(next(&mut sev).await, Some(SessionEvent::Timeout));
-    assert_eq!(next(&mut sev).await, Some(SessionEvent::Closed(CloseReason::SessionTimeout)));
-    assert_eq!(next(&mut hev).await, Some(HandleEvent::Closed(CloseReason::SessionTimeout)));
+    assert_eq!(
+        next(&mut sev).await,
+        Some(SessionEvent::Closed(CloseReason::SessionTimeout))
+    );
+    assert_eq!(
+        next(&mut hev).await,
+        Some(HandleEvent::Closed(CloseReason::SessionTimeout))
+    );
     let st = client.stats().await.unwrap();
     assert_eq!((st.sessions, st.handles), (0, 0));
     assert!(h.message(json!({})).await.unwrap_err().is_gone());
@@ -273,7 +298,10 @@ async fn slow_consumer_loses_its_own_events_only() {
         }
     }
     janus.push_plugin_event(slow.id().0, json!({"n": "late"}));
-    assert_eq!(next(&mut slow_events).await, Some(HandleEvent::Lagged { missed: 992 }));
+    assert_eq!(
+        next(&mut slow_events).await,
+        Some(HandleEvent::Lagged { missed: 992 })
+    );
     match next(&mut slow_events).await {
         Some(HandleEvent::Plugin(p)) => assert_eq!(p.data["n"], "late"),
         other => panic!("{other:?}"),
@@ -293,9 +321,14 @@ async fn dropping_the_last_values_detaches_and_destroys() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(2), gone).await.expect("destroyed on drop");
+    tokio::time::timeout(Duration::from_secs(2), gone)
+        .await
+        .expect("destroyed on drop");
     let st = client.stats().await.unwrap();
-    assert_eq!((st.sessions, st.handles, st.pending_transactions), (0, 0, 0));
+    assert_eq!(
+        (st.sessions, st.handles, st.pending_transactions),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -316,8 +349,13 @@ async fn reconnect_claims_sessions_and_handles_keep_working() {
     h.message(json!({})).await.unwrap();
     janus.push_event(hid.0, json!({"janus": "webrtcup"}));
     assert_eq!(next(&mut hev).await, Some(HandleEvent::WebrtcUp));
-    assert!(janus.requests().iter().any(|r| r["janus"] == "claim" && r["session_id"] == sid.0));
-    state.wait_for(|s| *s == ConnectionState::Reconnected).now_or_never();
+    assert!(janus
+        .requests()
+        .iter()
+        .any(|r| r["janus"] == "claim" && r["session_id"] == sid.0));
+    state
+        .wait_for(|s| *s == ConnectionState::Reconnected)
+        .now_or_never();
     assert_eq!(client.stats().await.unwrap().reconnects, 1);
 }
 
@@ -375,7 +413,9 @@ async fn unclaimable_sessions_are_reported_lost() {
     // Sessions die with the connection (reclaim window 0): the claim gets 458.
     janus.close_connections();
     match next(&mut sev).await {
-        Some(SessionEvent::Closed(CloseReason::SessionLost(why))) => assert!(why.contains("458"), "{why}"),
+        Some(SessionEvent::Closed(CloseReason::SessionLost(why))) => {
+            assert!(why.contains("458"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(matches!(
@@ -388,7 +428,10 @@ async fn unclaimable_sessions_are_reported_lost() {
     let s2 = client.create_session().await.unwrap();
     s2.destroy().await.unwrap();
     let st = client.stats().await.unwrap();
-    assert_eq!((st.sessions, st.handles, st.pending_transactions), (0, 0, 0));
+    assert_eq!(
+        (st.sessions, st.handles, st.pending_transactions),
+        (0, 0, 0)
+    );
 }
 
 #[tokio::test]
@@ -459,7 +502,10 @@ async fn closing_the_client_ends_every_stream() {
     let h = s.attach(ECHO).await.unwrap();
     let mut hev = h.events().unwrap();
     client.close().await;
-    assert_eq!(next(&mut hev).await, Some(HandleEvent::Closed(CloseReason::Released)));
+    assert_eq!(
+        next(&mut hev).await,
+        Some(HandleEvent::Closed(CloseReason::Released))
+    );
     assert!(client.info().await.is_err());
     assert!(matches!(
         h.message(json!({})).await.unwrap_err().kind(),

@@ -33,7 +33,11 @@ async fn info_and_ping_over_every_transport() {
 async fn echotest_lifecycle(t: Target) {
     let client = t.connect().await;
     let session = client.create_session().await.expect("create");
-    let handle = session.attach(ECHOTEST).opaque_id("lifecycle").await.expect("attach");
+    let handle = session
+        .attach(ECHOTEST)
+        .opaque_id("lifecycle")
+        .await
+        .expect("attach");
     assert_ne!(handle.id().0, 0);
     let mut events = handle.events().expect("events");
     // echotest answers every request with ack, then an event with the same transaction.
@@ -79,11 +83,17 @@ async fn synchronous_request_and_plugin_errors(t: Target) {
     let session = client.create_session().await.unwrap();
     let room = session.attach(VIDEOROOM).await.unwrap();
     // videoroom `list` is answered synchronously with `success`.
-    let list = room.message(json!({"request": "list"})).await.expect("list");
+    let list = room
+        .message(json!({"request": "list"}))
+        .await
+        .expect("list");
     assert_eq!(list.data["videoroom"], "success");
     assert!(list.data["list"].is_array());
     // An unknown videoroom request: synchronous plugin error 423.
-    let e = room.message(json!({"request": "no-such"})).await.unwrap_err();
+    let e = room
+        .message(json!({"request": "no-such"}))
+        .await
+        .unwrap_err();
     assert_eq!(e.plugin_code(), Some(423), "{e}");
     // echotest with a body it does not understand: asynchronous plugin error 413.
     let echo = session.attach(ECHOTEST).await.unwrap();
@@ -149,7 +159,10 @@ async fn keepalive_holds_a_short_session(t: Target) {
         "{}: session got an event while idle",
         t.transport
     );
-    let h = session.attach(ECHOTEST).await.expect("session still alive after 30 s idle");
+    let h = session
+        .attach(ECHOTEST)
+        .await
+        .expect("session still alive after 30 s idle");
     h.detach().await.unwrap();
     session.destroy().await.unwrap();
     assert_empty(&client).await;
@@ -169,7 +182,9 @@ impl TryNextNow for janus_client::SessionEvents {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keepalive_holds_a_session_past_a_short_timeout_over_every_transport() {
-    let runs = targets("JANUS_SHORT").into_iter().map(keepalive_holds_a_short_session);
+    let runs = targets("JANUS_SHORT")
+        .into_iter()
+        .map(keepalive_holds_a_short_session);
     join_all(runs).await;
 }
 
@@ -190,7 +205,12 @@ async fn without_keepalive_the_session_times_out(t: Target) {
     let ev = tokio::time::timeout(Duration::from_secs(30), sev.recv())
         .await
         .expect("timeout event within 30 s");
-    assert_eq!(ev, Some(janus_client::SessionEvent::Timeout), "{}", t.transport);
+    assert_eq!(
+        ev,
+        Some(janus_client::SessionEvent::Timeout),
+        "{}",
+        t.transport
+    );
     let mut last = None;
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(5), hev.recv())
         .await
@@ -200,7 +220,9 @@ async fn without_keepalive_the_session_times_out(t: Target) {
     }
     assert_eq!(
         last,
-        Some(HandleEvent::Closed(janus_client::CloseReason::SessionTimeout))
+        Some(HandleEvent::Closed(
+            janus_client::CloseReason::SessionTimeout
+        ))
     );
     let e = handle.message(json!({"audio": true})).await.unwrap_err();
     assert!(e.is_gone(), "{e}");
@@ -249,7 +271,9 @@ async fn two_sessions_get_their_own_events(t: Target) {
         other => panic!("{}: unexpected {other:?}", t.transport),
     }
     // B leaves: A hears it, B itself got nothing unsolicited about A.
-    hb.message(json!({"request": "leave"})).await.expect("b leaves");
+    hb.message(json!({"request": "leave"}))
+        .await
+        .expect("b leaves");
     let ev = tokio::time::timeout(Duration::from_secs(5), ea.recv())
         .await
         .expect("a hears b leave")
@@ -283,6 +307,115 @@ async fn two_sessions_get_their_own_events_over_every_transport() {
     }
 }
 
+async fn handles_of_one_session_get_their_own_events(t: Target) {
+    // Eight handles of ONE session in a room that announces joins: when somebody else joins,
+    // a burst of eight events reaches that session at once (one long poll reply with maxev
+    // batching over HTTP) and each handle gets exactly its own.
+    let client = t.connect().await;
+    let s = client.create_session().await.unwrap();
+    let admin = s.attach(VIDEOROOM).await.unwrap();
+    let room = admin
+        .message(json!({"request": "create", "notify_joining": true, "publishers": 16}))
+        .await
+        .unwrap()
+        .data["room"]
+        .as_u64()
+        .unwrap();
+    let mut members = Vec::new();
+    for i in 0..8 {
+        let h = s.attach(VIDEOROOM).await.unwrap();
+        h.message(json!({"request": "join", "ptype": "publisher", "room": room, "display": format!("m{i}")}))
+            .await
+            .unwrap();
+        members.push(h);
+    }
+    // Drain the announcements of the members' own joins.
+    let mut streams: Vec<_> = members.iter().map(|h| h.events().unwrap()).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for st in streams.iter_mut() {
+        use futures::FutureExt;
+        while st.recv().now_or_never().flatten().is_some() {}
+    }
+    let other_session = client.create_session().await.unwrap();
+    let newcomer = other_session.attach(VIDEOROOM).await.unwrap();
+    let joined = newcomer
+        .message(
+            json!({"request": "join", "ptype": "publisher", "room": room, "display": "newcomer"}),
+        )
+        .await
+        .unwrap();
+    let newcomer_id = joined.data["id"].clone();
+    for (i, st) in streams.iter_mut().enumerate() {
+        let ev = tokio::time::timeout(Duration::from_secs(5), st.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{}: member {i} got no event", t.transport))
+            .unwrap();
+        match ev {
+            HandleEvent::Plugin(p) => {
+                assert_eq!(p.data["joining"]["id"], newcomer_id, "{p:?}");
+                assert_eq!(p.data["joining"]["display"], "newcomer");
+            }
+            other => panic!("member {i}: {other:?}"),
+        }
+        use futures::FutureExt;
+        assert!(
+            st.recv().now_or_never().is_none(),
+            "member {i} got a second event"
+        );
+    }
+    admin
+        .message(json!({"request": "destroy", "room": room}))
+        .await
+        .unwrap();
+    s.destroy().await.unwrap();
+    other_session.destroy().await.unwrap();
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handles_of_one_session_get_their_own_events_over_every_transport() {
+    for t in targets("JANUS") {
+        handles_of_one_session_get_their_own_events(t).await;
+    }
+}
+
+/// The HTTP status of a plain `GET` (a long poll), written by hand to see exactly what Janus says.
+async fn http_get_status(url: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let u = url::Url::parse(url).unwrap();
+    let addr = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap());
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET {}?{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        u.path(),
+        u.query().unwrap_or("")
+    );
+    sock.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(35), sock.read_to_end(&mut buf)).await;
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_poll_of_a_destroyed_session_is_404() {
+    for t in targets("JANUS")
+        .into_iter()
+        .filter(|t| t.transport == "http")
+    {
+        let client = t.connect().await;
+        let s = client.create_session().await.unwrap();
+        let poll = format!("{}/{}", t.url, s.id());
+        s.destroy().await.unwrap();
+        assert_eq!(http_get_status(&poll).await, 404, "GET {poll}");
+        // The client stopped polling it: nothing pending, nothing counted as lost.
+        assert_empty(&client).await;
+    }
+}
+
 async fn concurrent_lifecycles(t: Target, n: usize) {
     let client = t.connect().await;
     let runs = (0..n).map(|i| {
@@ -290,7 +423,9 @@ async fn concurrent_lifecycles(t: Target, n: usize) {
         tokio::spawn(async move {
             let session = client.create_session().await?;
             let handle = session.attach(ECHOTEST).await?;
-            let r = handle.message(json!({"audio": true, "bitrate": 1000 + i})).await?;
+            let r = handle
+                .message(json!({"audio": true, "bitrate": 1000 + i}))
+                .await?;
             assert_eq!(r.data["result"], "ok");
             handle.detach().await?;
             session.destroy().await?;
@@ -306,7 +441,12 @@ async fn concurrent_lifecycles(t: Target, n: usize) {
             Err(e) => Some(format!("task: {e}")),
         })
         .collect();
-    assert!(errors.is_empty(), "{}: {} errors: {errors:?}", t.transport, errors.len());
+    assert!(
+        errors.is_empty(),
+        "{}: {} errors: {errors:?}",
+        t.transport,
+        errors.len()
+    );
     assert_empty(&client).await;
     let stats = client.stats().await.unwrap();
     assert_eq!(stats.malformed_messages, 0);
@@ -340,7 +480,11 @@ async fn dropping_values_cleans_up_the_server(t: Target) {
         }
     })
     .await;
-    assert!(gone, "{}: session {id} still alive on the server", t.transport);
+    assert!(
+        gone,
+        "{}: session {id} still alive on the server",
+        t.transport
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,7 +39,11 @@ async fn until_usable(h: &Handle, limit: Duration) -> Duration {
             Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {}
             Err(e) => panic!("handle {} failed for good: {e}", h.id()),
         }
-        assert!(start.elapsed() < limit, "handle {} unusable for {limit:?}", h.id());
+        assert!(
+            start.elapsed() < limit,
+            "handle {} unusable for {limit:?}",
+            h.id()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -75,11 +79,17 @@ async fn twenty_cuts(t: Target) {
             let done = done.clone();
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    match h.message(json!({"audio": true})).timeout(Duration::from_secs(3)).await {
+                    match h
+                        .message(json!({"audio": true}))
+                        .timeout(Duration::from_secs(3))
+                        .await
+                    {
                         Ok(_) => {
                             done.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
+                        Err(e)
+                            if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() =>
+                        {
                             tokio::time::sleep(Duration::from_millis(5)).await
                         }
                         Err(e) => panic!("workload: {e}"),
@@ -95,7 +105,12 @@ async fn twenty_cuts(t: Target) {
         let cut_at = Instant::now();
         proxy.cut();
         // Usable again means: every handle answers a message.
-        let all = join_all(handles.iter().map(|h| until_usable(h, Duration::from_secs(8)))).await;
+        let all = join_all(
+            handles
+                .iter()
+                .map(|h| until_usable(h, Duration::from_secs(8))),
+        )
+        .await;
         let _ = all;
         recover.push(cut_at.elapsed());
     }
@@ -103,7 +118,10 @@ async fn twenty_cuts(t: Target) {
     for w in workers {
         w.await.expect("workload task");
     }
-    assert!(done.load(Ordering::Relaxed) > 20, "the workload made progress");
+    assert!(
+        done.load(Ordering::Relaxed) > 20,
+        "the workload made progress"
+    );
     // Same ids, nothing lost.
     let now: Vec<_> = handles.iter().map(|h| (h.session().id(), h.id())).collect();
     assert_eq!(ids, now);
@@ -196,7 +214,10 @@ async fn long_outage(t: Target, recreate: bool) {
             }
         };
         assert!(
-            matches!(last, CloseReason::SessionLost(_) | CloseReason::SessionTimeout),
+            matches!(
+                last,
+                CloseReason::SessionLost(_) | CloseReason::SessionTimeout
+            ),
             "{last:?}"
         );
         let e = h.message(json!({})).await.unwrap_err();
@@ -210,12 +231,22 @@ async fn long_outage(t: Target, recreate: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_longer_than_the_reclaim_window_loses_the_session_cleanly() {
-    join_all(targets("JANUS_SHORT").into_iter().map(|t| long_outage(t, false))).await;
+    join_all(
+        targets("JANUS_SHORT")
+            .into_iter()
+            .map(|t| long_outage(t, false)),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_session_is_recreated_by_policy() {
-    join_all(targets("JANUS_SHORT").into_iter().map(|t| long_outage(t, true))).await;
+    join_all(
+        targets("JANUS_SHORT")
+            .into_iter()
+            .map(|t| long_outage(t, true)),
+    )
+    .await;
 }
 
 async fn short_cut_is_reclaimed(t: Target) {
@@ -232,7 +263,9 @@ async fn short_cut_is_reclaimed(t: Target) {
     until_usable(&h, Duration::from_secs(10)).await;
     if t.transport == "ws" {
         // A WebSocket close is a disconnect: the session was claimed on the new connection.
-        let ev = tokio::time::timeout(Duration::from_secs(5), sev.recv()).await.unwrap();
+        let ev = tokio::time::timeout(Duration::from_secs(5), sev.recv())
+            .await
+            .unwrap();
         assert_eq!(ev, Some(SessionEvent::Reclaimed));
         assert_eq!(*state.borrow_and_update(), ConnectionState::Reconnected);
     }
@@ -242,7 +275,12 @@ async fn short_cut_is_reclaimed(t: Target) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cut_shorter_than_the_reclaim_window_keeps_the_session() {
-    join_all(targets("JANUS_SHORT").into_iter().map(short_cut_is_reclaimed)).await;
+    join_all(
+        targets("JANUS_SHORT")
+            .into_iter()
+            .map(short_cut_is_reclaimed),
+    )
+    .await;
 }
 
 async fn stalled_peer_is_noticed(t: Target) {
@@ -269,7 +307,14 @@ async fn stalled_peer_is_noticed(t: Target) {
         let mut state = client.connection_state();
         tokio::time::timeout(
             Duration::from_secs(5),
-            state.wait_for(|s| matches!(s, ConnectionState::Disconnected { .. } | ConnectionState::Reconnecting { .. } | ConnectionState::Reconnected)),
+            state.wait_for(|s| {
+                matches!(
+                    s,
+                    ConnectionState::Disconnected { .. }
+                        | ConnectionState::Reconnecting { .. }
+                        | ConnectionState::Reconnected
+                )
+            }),
         )
         .await
         .expect("the dead peer is noticed")
@@ -283,7 +328,12 @@ async fn stalled_peer_is_noticed(t: Target) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_peer_is_noticed_over_every_transport() {
-    join_all(targets("JANUS_SHORT").into_iter().map(stalled_peer_is_noticed)).await;
+    join_all(
+        targets("JANUS_SHORT")
+            .into_iter()
+            .map(stalled_peer_is_noticed),
+    )
+    .await;
 }
 
 fn janus_script(cmd: &str, name: &str) {
@@ -317,7 +367,10 @@ async fn janus_restart(t: Target, name: &str, recreate: bool) {
     .await
     .expect("session verdict");
     let took = answering.elapsed();
-    println!("RESTART {} (recreate {recreate}): reported {took:?} after Janus answered: {ev:?}", t.transport);
+    println!(
+        "RESTART {} (recreate {recreate}): reported {took:?} after Janus answered: {ev:?}",
+        t.transport
+    );
     if recreate {
         assert!(matches!(ev, Some(SessionEvent::Recreated { .. })), "{ev:?}");
         until_usable(&h, Duration::from_secs(5)).await;
@@ -328,7 +381,11 @@ async fn janus_restart(t: Target, name: &str, recreate: bool) {
             "{ev:?}"
         );
     }
-    assert!(took <= Duration::from_secs(2), "{}: reported after {took:?}", t.transport);
+    assert!(
+        took <= Duration::from_secs(2),
+        "{}: reported after {took:?}",
+        t.transport
+    );
     assert_empty(&client).await;
 }
 

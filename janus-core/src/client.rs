@@ -102,7 +102,10 @@ impl Client {
             if let Some(t) = info.session_timeout.filter(|t| *t > 0) {
                 let third = Duration::from_secs(t).div_f64(3.0);
                 if third < client.inner.options.keepalive_interval {
-                    tracing::debug!(?third, "keepalive lowered to a third of the server's session timeout");
+                    tracing::debug!(
+                        ?third,
+                        "keepalive lowered to a third of the server's session timeout"
+                    );
                     let _ = client
                         .inner
                         .commands
@@ -137,7 +140,13 @@ impl Client {
     /// they could be claimed); their streams end with `Closed(Released)`.
     pub async fn close(&self) {
         let (tx, rx) = oneshot::channel();
-        if self.inner.commands.send(Command::Shutdown(tx)).await.is_ok() {
+        if self
+            .inner
+            .commands
+            .send(Command::Shutdown(tx))
+            .await
+            .is_ok()
+        {
             let _ = rx.await;
         }
     }
@@ -145,16 +154,34 @@ impl Client {
     /// `info`: the server's version, plugins and settings.
     pub async fn info(&self) -> Result<ServerInfo, Error> {
         let msg = self
-            .request("info", None, None, None, &Empty, Expect::ServerInfo, Purpose::Plain, None)
+            .request(
+                "info",
+                None,
+                None,
+                None,
+                &Empty,
+                Expect::ServerInfo,
+                Purpose::Plain,
+                None,
+            )
             .await?;
         Ok(ServerInfo::from_incoming(msg))
     }
 
     /// `ping`: answered with `pong`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.request("ping", None, None, None, &Empty, Expect::Pong, Purpose::Plain, None)
-            .await
-            .map(drop)
+        self.request(
+            "ping",
+            None,
+            None,
+            None,
+            &Empty,
+            Expect::Pong,
+            Purpose::Plain,
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// Creates a session. Its keepalive runs by itself until it is destroyed or dropped.
@@ -443,7 +470,16 @@ impl Session {
     pub async fn keepalive(&self) -> Result<(), Error> {
         let id = self.check()?;
         self.client
-            .request("keepalive", Some(id), None, None, &Empty, Expect::Ack, Purpose::Plain, self.timeout)
+            .request(
+                "keepalive",
+                Some(id),
+                None,
+                None,
+                &Empty,
+                Expect::Ack,
+                Purpose::Plain,
+                self.timeout,
+            )
             .await
             .map(drop)
     }
@@ -665,7 +701,16 @@ impl Handle {
         }
         self.session
             .client
-            .request("trickle", Some(sid), Some(hid), None, &body, Expect::Ack, Purpose::Plain, self.timeout)
+            .request(
+                "trickle",
+                Some(sid),
+                Some(hid),
+                None,
+                &body,
+                Expect::Ack,
+                Purpose::Plain,
+                self.timeout,
+            )
             .await
             .map(drop)
     }
@@ -680,7 +725,16 @@ impl Handle {
         let (sid, hid) = self.check()?;
         self.session
             .client
-            .request("hangup", Some(sid), Some(hid), None, &Empty, Expect::Success, Purpose::Plain, self.timeout)
+            .request(
+                "hangup",
+                Some(sid),
+                Some(hid),
+                None,
+                &Empty,
+                Expect::Success,
+                Purpose::Plain,
+                self.timeout,
+            )
             .await
             .map(drop)
     }

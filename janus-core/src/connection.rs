@@ -133,6 +133,9 @@ pub(crate) struct Request {
     pub(crate) pending: Pending,
 }
 
+// Requests are the hot path and by far the most common command: moving them inline through the
+// bounded channel is cheaper than an extra allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Command {
     Request(Request),
     ReleaseSession(Arc<SessionShared>),
@@ -351,8 +354,14 @@ impl Driver {
                     let sid = h.session;
                     debug!(handle = %hid, "last Handle value dropped: detaching it");
                     self.state.close_handle(hid, CloseReason::Released);
-                    self.internal_request("detach", Some(sid), Some(hid), &Map::new(), Purpose::Plain)
-                        .await;
+                    self.internal_request(
+                        "detach",
+                        Some(sid),
+                        Some(hid),
+                        &Map::new(),
+                        Purpose::Plain,
+                    )
+                    .await;
                 }
             }
             Command::Stats(tx) => {
@@ -603,8 +612,14 @@ impl Driver {
                 let sessions: Vec<SessionId> = self.state.sessions.keys().copied().collect();
                 self.recovering = sessions.len();
                 for sid in sessions {
-                    self.internal_request("claim", Some(sid), None, &Map::new(), Purpose::Claim { session: sid })
-                        .await;
+                    self.internal_request(
+                        "claim",
+                        Some(sid),
+                        None,
+                        &Map::new(),
+                        Purpose::Claim { session: sid },
+                    )
+                    .await;
                 }
                 if self.recovering == 0 {
                     self.finish_recovery().await;
@@ -655,8 +670,14 @@ impl Driver {
         self.apply_effects().await;
         if self.usable() {
             for sid in self.state.due_keepalives(now, self.keepalive) {
-                self.internal_request("keepalive", Some(sid), None, &Map::new(), Purpose::Keepalive { session: sid })
-                    .await;
+                self.internal_request(
+                    "keepalive",
+                    Some(sid),
+                    None,
+                    &Map::new(),
+                    Purpose::Keepalive { session: sid },
+                )
+                .await;
             }
         }
     }

@@ -207,8 +207,6 @@ impl Error {
     pub fn is_retry_safe(&self) -> bool {
         match &*self.kind {
             ErrorKind::TransportClosed { retry_safe, .. } => *retry_safe,
-            ErrorKind::Timeout { .. } => false,
-            ErrorKind::Transport { status, .. } => status.is_none(),
             _ => false,
         }
     }

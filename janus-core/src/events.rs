@@ -159,7 +159,9 @@ impl<T: StreamEvent> Stream for EventStream<T> {
 
 impl<T> std::fmt::Debug for EventStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream").field("done", &self.done).finish()
+        f.debug_struct("EventStream")
+            .field("done", &self.done)
+            .finish()
     }
 }
 

@@ -6,7 +6,7 @@
 //!   `event` with the same transaction (even when the event comes first).
 //! - Events reach each handle's bounded [`HandleEvents`] stream; see [`events`] for the
 //!   slow-consumer policy.
-//! - Transports (`janus-ws`, `janus-http`, or [`mock`] with the `mock` feature) implement
+//! - Transports (`janus-ws`, `janus-http`, or `mock` with the `mock` feature) implement
 //!   [`Transport`] and [`Connector`] and only move JSON.
 //! - When the connection drops, the client reconnects and claims its sessions
 //!   ([`ReconnectPolicy`]); what cannot be saved is reported, never left half-alive.
@@ -17,8 +17,8 @@ mod client;
 mod connection;
 pub mod error;
 pub mod events;
-pub mod plugins;
 mod options;
+pub mod plugins;
 pub mod protocol;
 mod state;
 pub mod transport;

@@ -207,7 +207,9 @@ impl MockJanus {
     where
         F: Fn(&Value) -> PluginReply + Send + Sync + 'static,
     {
-        self.lock().responders.insert(plugin.to_string(), Arc::new(f));
+        self.lock()
+            .responders
+            .insert(plugin.to_string(), Arc::new(f));
     }
 
     /// Drops the replies to the next `count` requests of kind `janus` (`keepalive`, `message`, ...).
@@ -342,7 +344,12 @@ impl MockJanus {
         let req: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(_) => {
-                self.reply(conn, "?", json!({"janus":"error","error":{"code":454,"reason":"JSON error"}}), Duration::ZERO);
+                self.reply(
+                    conn,
+                    "?",
+                    json!({"janus":"error","error":{"code":454,"reason":"JSON error"}}),
+                    Duration::ZERO,
+                );
                 return;
             }
         };
@@ -369,22 +376,30 @@ impl MockJanus {
             }
             _ => Duration::ZERO,
         };
-        let err = |code: u16, reason: &str| {
-            json!({"janus":"error","transaction":txn,"session_id":sid,"error":{"code":code,"reason":reason}})
-        };
+        let err = |code: u16, reason: &str| json!({"janus":"error","transaction":txn,"session_id":sid,"error":{"code":code,"reason":reason}});
         let session_ok = sid.is_some_and(|s| g.sessions.contains_key(&s));
-        let handle_ok = hid.is_some_and(|h| g.handles.get(&h).is_some_and(|(s, _)| Some(*s) == sid));
+        let handle_ok =
+            hid.is_some_and(|h| g.handles.get(&h).is_some_and(|(s, _)| Some(*s) == sid));
         let reply = match janus.as_str() {
-            "info" => json!({"janus":"server_info","transaction":txn,"name":"Mock Janus","version":1102,"version_string":"1.1.2","session-timeout":60,"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{}}),
+            "info" => {
+                json!({"janus":"server_info","transaction":txn,"name":"Mock Janus","version":1102,"version_string":"1.1.2","session-timeout":60,"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{}})
+            }
             "ping" => json!({"janus":"pong","transaction":txn}),
             "create" => {
                 g.next_id += 1;
                 let id = req["id"].as_u64().unwrap_or(g.next_id);
-                if g.sessions.contains_key(&id) {
-                    err(468, "Session ID already in use")
-                } else {
-                    g.sessions.insert(id, MockSession { conn, handles: HashSet::new(), keepalives: 0 });
-                    json!({"janus":"success","transaction":txn,"data":{"id":id}})
+                match g.sessions.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        err(468, "Session ID already in use")
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(MockSession {
+                            conn,
+                            handles: HashSet::new(),
+                            keepalives: 0,
+                        });
+                        json!({"janus":"success","transaction":txn,"data":{"id":id}})
+                    }
                 }
             }
             _ if !session_ok => err(458, "No such session"),
@@ -434,7 +449,10 @@ impl MockJanus {
             "hangup" => json!({"janus":"success","transaction":txn,"session_id":sid}),
             "trickle" => json!({"janus":"ack","transaction":txn,"session_id":sid}),
             "message" => {
-                let plugin = hid.and_then(|h| g.handles.get(&h)).map(|(_, p)| p.clone()).unwrap_or_default();
+                let plugin = hid
+                    .and_then(|h| g.handles.get(&h))
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_default();
                 let responder = g.responders.get(&plugin).cloned();
                 drop(g);
                 let reply = match responder {

@@ -104,7 +104,10 @@ impl ReconnectPolicy {
 
     /// The delay before attempt `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = self.multiplier.max(1.0).powi(attempt.saturating_sub(1).min(64) as i32);
+        let exp = self
+            .multiplier
+            .max(1.0)
+            .powi(attempt.saturating_sub(1).min(64) as i32);
         let base = (self.initial_delay.as_secs_f64() * exp).min(self.max_delay.as_secs_f64());
         let jitter = self.jitter.clamp(0.0, 1.0);
         let factor = if jitter > 0.0 {

@@ -363,8 +363,16 @@ impl Incoming {
             }
             "webrtcup" => HandleEvent::WebrtcUp,
             "media" => HandleEvent::Media {
-                mid: self.body.get("mid").and_then(Value::as_str).map(String::from),
-                kind: self.body.get("type").and_then(Value::as_str).map(String::from),
+                mid: self
+                    .body
+                    .get("mid")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                kind: self
+                    .body
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .map(String::from),
                 receiving: self
                     .body
                     .get("receiving")
@@ -373,7 +381,11 @@ impl Incoming {
                 raw: raw_of(self.body),
             },
             "slowlink" => HandleEvent::Slowlink {
-                mid: self.body.get("mid").and_then(Value::as_str).map(String::from),
+                mid: self
+                    .body
+                    .get("mid")
+                    .and_then(Value::as_str)
+                    .map(String::from),
                 uplink: self
                     .body
                     .get("uplink")
@@ -461,8 +473,14 @@ impl ServerInfo {
                 .to_string(),
             session_timeout: b.get("session-timeout").and_then(Value::as_u64),
             reclaim_session_timeout: b.get("reclaim-session-timeout").and_then(Value::as_u64),
-            api_secret: b.get("api_secret").and_then(Value::as_bool).unwrap_or(false),
-            auth_token: b.get("auth_token").and_then(Value::as_bool).unwrap_or(false),
+            api_secret: b
+                .get("api_secret")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            auth_token: b
+                .get("auth_token")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             plugins: b
                 .get("plugins")
                 .and_then(Value::as_object)
@@ -484,7 +502,8 @@ mod tests {
 
     #[test]
     fn envelope_fields_are_read_and_unknown_fields_kept() {
-        let m = inc(json!({"janus":"event","session_id":1,"sender":2,"transaction":"7","x":{"y":1}}));
+        let m =
+            inc(json!({"janus":"event","session_id":1,"sender":2,"transaction":"7","x":{"y":1}}));
         assert_eq!(m.janus, "event");
         assert_eq!(m.session_id, Some(SessionId(1)));
         assert_eq!(m.sender, Some(HandleId(2)));
@@ -504,8 +523,9 @@ mod tests {
 
     #[test]
     fn frames_may_be_arrays_with_bad_elements() {
-        let r = decode_frame(r#"[{"janus":"keepalive"},{"janus":3},{"janus":"webrtcup","sender":4}]"#)
-            .unwrap();
+        let r =
+            decode_frame(r#"[{"janus":"keepalive"},{"janus":3},{"janus":"webrtcup","sender":4}]"#)
+                .unwrap();
         assert_eq!(r.len(), 3);
         assert!(r[0].is_ok() && r[1].is_err() && r[2].is_ok());
         assert!(decode_frame("{not json").is_err());
@@ -522,7 +542,9 @@ mod tests {
 
     #[test]
     fn plugin_response_and_plugin_error() {
-        let ok = inc(json!({"janus":"event","plugindata":{"plugin":"janus.plugin.echotest","data":{"echotest":"event","result":"ok"}},"jsep":{"type":"answer","sdp":"v=0","e2ee":false}}));
+        let ok = inc(
+            json!({"janus":"event","plugindata":{"plugin":"janus.plugin.echotest","data":{"echotest":"event","result":"ok"}},"jsep":{"type":"answer","sdp":"v=0","e2ee":false}}),
+        );
         let r = ok.into_plugin_response().unwrap();
         assert_eq!(r.plugin, "janus.plugin.echotest");
         assert_eq!(r.data["result"], "ok");
@@ -530,7 +552,9 @@ mod tests {
         assert_eq!(jsep.kind, "answer");
         assert_eq!(jsep.extra["e2ee"], false);
 
-        let bad = inc(json!({"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":423,"error":"Unknown request 'x'"}}}));
+        let bad = inc(
+            json!({"janus":"success","plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"event","error_code":423,"error":"Unknown request 'x'"}}}),
+        );
         let e = bad.into_plugin_response().unwrap_err();
         assert_eq!(e.plugin_code(), Some(423));
         assert!(e.to_string().contains("Unknown request"));
@@ -542,16 +566,29 @@ mod tests {
     #[test]
     fn handle_events_decode_with_fallbacks() {
         let ev = |v| inc(v).into_handle_event();
-        assert_eq!(ev(json!({"janus":"webrtcup","sender":1})), HandleEvent::WebrtcUp);
-        assert_eq!(ev(json!({"janus":"detached","sender":1})), HandleEvent::Detached);
+        assert_eq!(
+            ev(json!({"janus":"webrtcup","sender":1})),
+            HandleEvent::WebrtcUp
+        );
+        assert_eq!(
+            ev(json!({"janus":"detached","sender":1})),
+            HandleEvent::Detached
+        );
         assert_eq!(
             ev(json!({"janus":"hangup","sender":1,"reason":"DTLS alert"})),
             HandleEvent::Hangup {
                 reason: "DTLS alert".into()
             }
         );
-        match ev(json!({"janus":"media","sender":1,"mid":"0","type":"audio","receiving":true,"seconds":1})) {
-            HandleEvent::Media { mid, kind, receiving, raw } => {
+        match ev(
+            json!({"janus":"media","sender":1,"mid":"0","type":"audio","receiving":true,"seconds":1}),
+        ) {
+            HandleEvent::Media {
+                mid,
+                kind,
+                receiving,
+                raw,
+            } => {
                 assert_eq!(mid.as_deref(), Some("0"));
                 assert_eq!(kind.as_deref(), Some("audio"));
                 assert!(receiving);
@@ -564,12 +601,19 @@ mod tests {
             HandleEvent::Trickle(Trickle::Completed)
         );
         assert!(matches!(
-            ev(json!({"janus":"trickle","sender":1,"candidate":{"candidate":"candidate:1","sdpMid":"0","sdpMLineIndex":0}})),
+            ev(
+                json!({"janus":"trickle","sender":1,"candidate":{"candidate":"candidate:1","sdpMid":"0","sdpMLineIndex":0}})
+            ),
             HandleEvent::Trickle(Trickle::Candidate(_))
         ));
-        assert!(matches!(ev(json!({"janus":"brand-new","sender":1})), HandleEvent::Other(_)));
+        assert!(matches!(
+            ev(json!({"janus":"brand-new","sender":1})),
+            HandleEvent::Other(_)
+        ));
         // An unsolicited plugin event carrying an error is still delivered whole.
-        match ev(json!({"janus":"event","sender":1,"plugindata":{"plugin":"p","data":{"error_code":1,"error":"e"}}})) {
+        match ev(
+            json!({"janus":"event","sender":1,"plugindata":{"plugin":"p","data":{"error_code":1,"error":"e"}}}),
+        ) {
             HandleEvent::Plugin(p) => assert_eq!(p.data["error_code"], 1),
             other => panic!("{other:?}"),
         }
@@ -577,7 +621,9 @@ mod tests {
 
     #[test]
     fn server_info_is_read() {
-        let i = ServerInfo::from_incoming(inc(json!({"janus":"server_info","version_string":"1.1.2","session-timeout":60,"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{"janus.plugin.echotest":{}}})));
+        let i = ServerInfo::from_incoming(inc(
+            json!({"janus":"server_info","version_string":"1.1.2","session-timeout":60,"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{"janus.plugin.echotest":{}}}),
+        ));
         assert_eq!(i.version, "1.1.2");
         assert_eq!(i.session_timeout, Some(60));
         assert_eq!(i.plugins, vec!["janus.plugin.echotest".to_string()]);

@@ -251,7 +251,11 @@ impl State {
     /// Routes one incoming message.
     pub(crate) fn on_incoming(&mut self, msg: Incoming) {
         if let Some(txn) = msg.transaction.as_deref() {
-            if let Some(id) = txn.parse::<u64>().ok().filter(|id| self.pending.contains_key(id)) {
+            if let Some(id) = txn
+                .parse::<u64>()
+                .ok()
+                .filter(|id| self.pending.contains_key(id))
+            {
                 self.on_reply(id, msg);
                 return;
             }
@@ -397,10 +401,8 @@ impl State {
                 let new = msg.data_id().map(HandleId);
                 match new {
                     Some(new) => self.rekey_handle(session, old, new),
-                    None => self.close_handle(
-                        old,
-                        CloseReason::SessionLost("re-attach gave no id".into()),
-                    ),
+                    None => self
+                        .close_handle(old, CloseReason::SessionLost("re-attach gave no id".into())),
                 }
                 self.reattached(session, old, new);
                 self.effects.push(Effect::RecoveryStep);
@@ -460,10 +462,14 @@ impl State {
                 return;
             }
             let detached = msg.janus == "detached";
+            let session = h.session;
             let ev = msg.into_handle_event();
             self.stats.dropped_events += h.events.deliver(ev);
             if detached {
-                self.close_handle(hid, CloseReason::DetachedByServer);
+                // Over HTTP the `detached` event (long poll) can overtake the `success` of our
+                // own detach or destroy (POST): then it is ours, not the server's doing.
+                let reason = self.pending_teardown(session, hid);
+                self.close_handle(hid, reason);
             }
             return;
         }
@@ -492,6 +498,18 @@ impl State {
         } else {
             debug!(janus = %msg.janus, "message with no session dropped");
         }
+    }
+
+    /// Why a handle is being detached: our own pending detach or destroy, or the server.
+    fn pending_teardown(&self, session: SessionId, handle: HandleId) -> CloseReason {
+        for p in self.pending.values() {
+            match &p.purpose {
+                Purpose::Detach { handle: h } if *h == handle => return CloseReason::Detached,
+                Purpose::Destroy { session: s } if *s == session => return CloseReason::Destroyed,
+                _ => {}
+            }
+        }
+        CloseReason::DetachedByServer
     }
 
     /// Removes a session, its handles and their routes; their streams end with `reason`.
@@ -597,9 +615,7 @@ impl State {
         let expired: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| {
-                p.deadline <= now || p.reply.as_ref().is_some_and(|r| r.is_closed())
-            })
+            .filter(|(_, p)| p.deadline <= now || p.reply.as_ref().is_some_and(|r| r.is_closed()))
             .map(|(id, _)| *id)
             .collect();
         for id in expired {
@@ -722,10 +738,15 @@ mod tests {
         let (p, mut rx) = pending("message", Expect::PluginMessage, Purpose::Plain);
         s.register(1, p, Instant::now());
         s.on_incoming(inc(json!({"janus":"ack","transaction":"1","session_id":5})));
-        assert!(rx.try_recv().is_err(), "an ack alone must not complete a message");
+        assert!(
+            rx.try_recv().is_err(),
+            "an ack alone must not complete a message"
+        );
         assert_eq!(s.pending.len(), 1);
-        s.on_incoming(inc(json!({"janus":"event","transaction":"1","session_id":5,"sender":6,
-            "plugindata":{"plugin":"p","data":{"result":"ok"}}})));
+        s.on_incoming(inc(
+            json!({"janus":"event","transaction":"1","session_id":5,"sender":6,
+            "plugindata":{"plugin":"p","data":{"result":"ok"}}}),
+        ));
         let m = rx.try_recv().unwrap().unwrap();
         assert_eq!(m.janus, "event");
         assert!(s.pending.is_empty());
@@ -782,7 +803,9 @@ mod tests {
         let mut h1 = with_handle(&mut s, 1, 11);
         let mut h2 = with_handle(&mut s, 1, 12);
         s.on_incoming(inc(json!({"janus":"webrtcup","session_id":1,"sender":12})));
-        s.on_incoming(inc(json!({"janus":"hangup","session_id":1,"sender":11,"reason":"x"})));
+        s.on_incoming(inc(
+            json!({"janus":"hangup","session_id":1,"sender":11,"reason":"x"}),
+        ));
         tokio_test::block_on(async {
             assert_eq!(h2.recv().await, Some(HandleEvent::WebrtcUp));
             assert!(matches!(h1.recv().await, Some(HandleEvent::Hangup { .. })));
@@ -820,16 +843,61 @@ mod tests {
         let mut s = State::default();
         let _sess = with_session(&mut s, 1);
         let _h = with_handle(&mut s, 1, 11);
-        let (p, _rx) = pending("detach", Expect::Success, Purpose::Detach { handle: HandleId(11) });
+        let (p, _rx) = pending(
+            "detach",
+            Expect::Success,
+            Purpose::Detach {
+                handle: HandleId(11),
+            },
+        );
         s.register(7, p, Instant::now());
         s.on_incoming(inc(json!({"janus":"success","transaction":"7"})));
         assert_eq!(s.stats().handles, 0);
-        let (p, _rx) = pending("destroy", Expect::Success, Purpose::Destroy { session: SessionId(1) });
+        let (p, _rx) = pending(
+            "destroy",
+            Expect::Success,
+            Purpose::Destroy {
+                session: SessionId(1),
+            },
+        );
         s.register(8, p, Instant::now());
         s.on_incoming(inc(json!({"janus":"success","transaction":"8"})));
         assert_eq!(s.stats().sessions, 0);
         assert!(s.pending.is_empty());
         assert!(s.effects.contains(&Effect::SessionClosed(SessionId(1))));
+    }
+
+    #[test]
+    fn detached_event_overtaking_our_detach_reads_as_ours() {
+        let mut s = State::default();
+        let _sess = with_session(&mut s, 1);
+        let mut h = with_handle(&mut s, 1, 11);
+        let mut other = with_handle(&mut s, 1, 12);
+        let (p, _rx) = pending(
+            "detach",
+            Expect::Success,
+            Purpose::Detach {
+                handle: HandleId(11),
+            },
+        );
+        s.register(7, p, Instant::now());
+        s.on_incoming(inc(json!({"janus":"detached","session_id":1,"sender":11})));
+        s.on_incoming(inc(json!({"janus":"success","transaction":"7"})));
+        // And one the server did on its own.
+        s.on_incoming(inc(json!({"janus":"detached","session_id":1,"sender":12})));
+        tokio_test::block_on(async {
+            assert_eq!(h.recv().await, Some(HandleEvent::Detached));
+            assert_eq!(
+                h.recv().await,
+                Some(HandleEvent::Closed(CloseReason::Detached))
+            );
+            assert_eq!(other.recv().await, Some(HandleEvent::Detached));
+            assert_eq!(
+                other.recv().await,
+                Some(HandleEvent::Closed(CloseReason::DetachedByServer))
+            );
+        });
+        assert!(s.pending.is_empty());
     }
 
     #[test]

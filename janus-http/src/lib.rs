@@ -1,1 +1,32 @@
-pub fn placeholder() {}
+//! HTTP long-poll transport for [`janus_core`]: talks to the Janus HTTP transport
+//! (`janus.transport.http`, port 8088 `/janus` by default, or the Admin API at `/admin`).
+//!
+//! - Each request is a `POST` of compact JSON to `<base>`, `<base>/<session>` or
+//!   `<base>/<session>/<handle>`, sent from a task of its own so that sending never waits
+//!   for a reply; the reply body comes back through [`Transport::recv`](janus_core::Transport::recv).
+//! - Each session has exactly one long poll, `GET <base>/<session>?maxev=N`, from the moment
+//!   the core reports it opened until it reports it closed. With `maxev` > 1 Janus answers
+//!   with a JSON array, passed on as it is (the core decodes arrays). A poll answered 404
+//!   reports the session gone.
+//! - One `reqwest` client per transport: POSTs reuse kept-alive connections; each running
+//!   poll holds one more.
+//! - When the server stays unreachable for [`HttpOptions::unreachable_timeout`], the
+//!   transport reports itself closed, and the client reconnects through [`HttpConnector`]
+//!   (which checks `GET <base>/info`), then claims its sessions.
+//!
+//! See [`HttpConnector`] for an example.
+#![warn(missing_docs)]
+
+mod connector;
+mod options;
+mod transport;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use connector::HttpConnector;
+pub use options::HttpOptions;
+pub use transport::HttpTransport;
+/// The URL type [`HttpConnector::new`] takes (re-exported from the `url` crate).
+pub use url::Url;

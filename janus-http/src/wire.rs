@@ -181,7 +181,10 @@ mod tests {
     #[test]
     fn paths_follow_the_base() {
         let u = urls("http://127.0.0.1:8088/janus");
-        assert_eq!(u.request(None, None).as_str(), "http://127.0.0.1:8088/janus");
+        assert_eq!(
+            u.request(None, None).as_str(),
+            "http://127.0.0.1:8088/janus"
+        );
         assert_eq!(
             u.request(Some(SessionId(12)), None).as_str(),
             "http://127.0.0.1:8088/janus/12"
@@ -194,7 +197,10 @@ mod tests {
 
         // A trailing slash is dropped; other base paths are kept as they are.
         let u = urls("https://example.org:7889/admin/");
-        assert_eq!(u.request(None, None).as_str(), "https://example.org:7889/admin");
+        assert_eq!(
+            u.request(None, None).as_str(),
+            "https://example.org:7889/admin"
+        );
         assert_eq!(
             u.request(Some(SessionId(1)), None).as_str(),
             "https://example.org:7889/admin/1"
@@ -202,7 +208,10 @@ mod tests {
         let u = urls("http://h/deep/er/janus");
         assert_eq!(u.info().as_str(), "http://h/deep/er/janus/info");
         let u = urls("http://h:1");
-        assert_eq!(u.request(Some(SessionId(5)), Some(HandleId(6))).as_str(), "http://h:1/5/6");
+        assert_eq!(
+            u.request(Some(SessionId(5)), Some(HandleId(6))).as_str(),
+            "http://h:1/5/6"
+        );
         assert_eq!(u.info().as_str(), "http://h:1/info");
     }
 
@@ -216,7 +225,8 @@ mod tests {
         let secret = Secret::new("a&b=c d");
         let token = Secret::new("tok");
         assert_eq!(
-            u.poll(SessionId(7), 1, Some(&secret), Some(&token)).as_str(),
+            u.poll(SessionId(7), 1, Some(&secret), Some(&token))
+                .as_str(),
             "http://127.0.0.1:8088/janus/7?maxev=1&apisecret=a%26b%3Dc+d&token=tok"
         );
         assert_eq!(
@@ -234,7 +244,10 @@ mod tests {
             "mailto:someone@example.org",
         ] {
             let err = Urls::new(bad.parse().unwrap()).unwrap_err();
-            assert!(matches!(err.kind(), janus_core::ErrorKind::Config(_)), "{bad}: {err}");
+            assert!(
+                matches!(err.kind(), janus_core::ErrorKind::Config(_)),
+                "{bad}: {err}"
+            );
         }
     }
 

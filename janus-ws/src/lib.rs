@@ -177,7 +177,12 @@ impl Connector for WsConnector {
         let mut config = WebSocketConfig::default();
         // tungstenite's own limit closes the connection; keep it far above ours, which drops
         // one message and keeps the connection.
-        config.max_message_size = Some(self.options.max_message_bytes.saturating_mul(4).max(1 << 20));
+        config.max_message_size = Some(
+            self.options
+                .max_message_bytes
+                .saturating_mul(4)
+                .max(1 << 20),
+        );
         config.max_frame_size = config.max_message_size;
         let connector = match &self.tls {
             Some(tls) => Some(tokio_tungstenite::Connector::Rustls(tls.clone())),
@@ -343,7 +348,11 @@ mod tests {
 
     #[test]
     fn wss_builds_tls_and_bad_ca_file_is_a_config_error() {
-        assert!(WsConnector::new("wss://janus.example/".parse().unwrap(), WsOptions::default()).is_ok());
+        assert!(WsConnector::new(
+            "wss://janus.example/".parse().unwrap(),
+            WsOptions::default()
+        )
+        .is_ok());
         let opts = WsOptions {
             tls_ca_file: Some("/nonexistent/ca.pem".into()),
             ..Default::default()
@@ -354,7 +363,8 @@ mod tests {
 
     #[test]
     fn options_deserialize_with_durations() {
-        let o: WsOptions = serde_json::from_str(r#"{"ping_interval":"5s","ping_timeout":"2s"}"#).unwrap();
+        let o: WsOptions =
+            serde_json::from_str(r#"{"ping_interval":"5s","ping_timeout":"2s"}"#).unwrap();
         assert_eq!(o.ping_interval, Some(Duration::from_secs(5)));
         assert_eq!(o.subprotocol, JANUS_PROTOCOL);
     }

@@ -1,0 +1,697 @@
+//! Tests against a tiny in-process HTTP server (and, when `JANUS_HTTP_URL` is set, a real Janus).
+
+mod fake_janus;
+mod live;
+mod server;
+
+use janus_core::{
+    Client, ClientOptions, ConnectionState, ErrorKind, HandleId, OutgoingMessage, ReconnectPolicy,
+    SessionId, Transport, TransportEvent,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::{timeout, Instant};
+
+use crate::{HttpConnector, HttpOptions, HttpTransport};
+use server::{Reply, Req, TestServer};
+
+/// Options with short delays, so failure tests run fast.
+fn fast() -> HttpOptions {
+    HttpOptions {
+        poll_retry_delay: Duration::from_millis(20),
+        poll_retry_max_delay: Duration::from_millis(100),
+        unreachable_timeout: Duration::from_millis(300),
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        long_poll_timeout: Duration::from_secs(10),
+        ..HttpOptions::default()
+    }
+}
+
+async fn open(server: &TestServer, options: HttpOptions) -> HttpTransport {
+    HttpConnector::new(server.base.clone(), options)
+        .unwrap()
+        .open()
+        .await
+        .unwrap()
+}
+
+fn info() -> Reply {
+    Reply::Json(200, r#"{"janus":"server_info","transaction":"x"}"#.into())
+}
+
+fn out(
+    janus: &'static str,
+    txn: &str,
+    session: Option<u64>,
+    handle: Option<u64>,
+) -> OutgoingMessage {
+    OutgoingMessage {
+        janus,
+        transaction: txn.to_string(),
+        session_id: session.map(SessionId),
+        handle_id: handle.map(HandleId),
+        json: format!(r#"{{"janus":"{janus}","transaction":"{txn}"}}"#),
+    }
+}
+
+async fn next(t: &mut HttpTransport) -> TransportEvent {
+    timeout(Duration::from_secs(5), t.recv())
+        .await
+        .expect("no event within 5 s")
+        .expect("the transport closed")
+}
+
+async fn wait_until(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn frame(ev: TransportEvent) -> String {
+    match ev {
+        TransportEvent::Frame(text) => text,
+        other => panic!("expected a frame, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn posts_go_to_their_paths_and_reuse_one_connection() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            ("POST", _) => Reply::Json(200, format!(r#"{{"path":"{}"}}"#, req.path())),
+            _ => Reply::Json(404, String::new()),
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    let cases = [
+        (None, None, "/janus"),
+        (Some(11), None, "/janus/11"),
+        (Some(11), Some(22), "/janus/11/22"),
+    ];
+    for (i, (s, h, path)) in cases.iter().enumerate() {
+        t.send(out("attach", &i.to_string(), *s, *h)).await.unwrap();
+        assert_eq!(frame(next(&mut t).await), format!(r#"{{"path":"{path}"}}"#));
+    }
+    let posts: Vec<Req> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 3);
+    for (req, (_, _, path)) in posts.iter().zip(cases.iter()) {
+        assert_eq!(req.path(), *path);
+        assert_eq!(req.content_type.as_deref(), Some("application/json"));
+        assert!(req.body.starts_with(r#"{"janus":"attach""#));
+    }
+    // Many requests in a row: still the one kept-alive connection of the `info` check.
+    for i in 0..20 {
+        t.send(out("keepalive", &format!("k{i}"), Some(11), None))
+            .await
+            .unwrap();
+        frame(next(&mut t).await);
+    }
+    assert_eq!(server.connections(), 1, "a TCP connection per request");
+}
+
+#[tokio::test]
+async fn send_does_not_wait_for_the_reply() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    let started = Instant::now();
+    for i in 0..5 {
+        t.send(out("message", &i.to_string(), Some(1), Some(2)))
+            .await
+            .unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_millis(500));
+    wait_until("5 requests in flight", || server.hanging() == 5).await;
+    drop(t);
+    wait_until("the requests are abandoned", || server.hanging() == 0).await;
+}
+
+#[tokio::test]
+async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
+    const ARRAY: &str = r#"[{"janus":"event","session_id":7,"sender":8},{"janus":"keepalive"}]"#;
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let server = TestServer::start(move |req: Req| {
+        let p = p.clone();
+        async move {
+            match (req.method.as_str(), req.path()) {
+                ("GET", "/janus/info") => info(),
+                ("GET", "/janus/7") if p.fetch_add(1, Ordering::SeqCst) == 0 => {
+                    Reply::Json(200, ARRAY.into())
+                }
+                _ => Reply::Hang,
+            }
+        }
+    })
+    .await;
+    let options = HttpOptions {
+        api_secret: Some("s&x y".into()),
+        token: Some("t0k".into()),
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    t.session_opened(SessionId(7));
+    assert_eq!(frame(next(&mut t).await), ARRAY);
+    // Polled again at once, and only once.
+    wait_until("the second poll", || server.hanging() == 1).await;
+    let gets: Vec<Req> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path() == "/janus/7")
+        .collect();
+    assert_eq!(gets.len(), 2);
+    for g in &gets {
+        assert_eq!(g.method, "GET");
+        assert_eq!(g.target, "/janus/7?maxev=10&apisecret=s%26x+y&token=t0k");
+    }
+    // Opening the same session again does not start a second poll.
+    t.session_opened(SessionId(7));
+    assert_eq!(t.polled_sessions(), vec![SessionId(7)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("GET", "/janus/7"), 2);
+}
+
+#[tokio::test]
+async fn poll_404_reports_the_session_gone_and_stops() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Json(404, String::new()),
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(9));
+    match next(&mut t).await {
+        TransportEvent::SessionGone { session, reason } => {
+            assert_eq!(session, SessionId(9));
+            assert!(reason.contains("404"), "{reason}");
+        }
+        other => panic!("expected SessionGone, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.count("GET", "/janus/9"),
+        1,
+        "the poll went on after a 404"
+    );
+    assert!(t.polled_sessions().is_empty());
+}
+
+#[tokio::test]
+async fn poll_403_reports_the_session_gone() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Json(403, String::new()),
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(3));
+    match next(&mut t).await {
+        TransportEvent::SessionGone { session, reason } => {
+            assert_eq!(session, SessionId(3));
+            assert!(reason.contains("403"), "{reason}");
+        }
+        other => panic!("expected SessionGone, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn post_403_fails_the_request_with_its_status() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Json(403, String::new()),
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.send(out("create", "42", None, None)).await.unwrap();
+    match next(&mut t).await {
+        TransportEvent::RequestFailed { transaction, error } => {
+            assert_eq!(transaction, "42");
+            assert!(
+                matches!(
+                    error.kind(),
+                    ErrorKind::Transport {
+                        status: Some(403),
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+            assert!(error.is_unauthorized());
+        }
+        other => panic!("expected RequestFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn non_json_bodies_pass_through() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            ("POST", _) => Reply::Json(200, "this is not JSON".into()),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.send(out("info", "1", None, None)).await.unwrap();
+    assert_eq!(frame(next(&mut t).await), "this is not JSON");
+}
+
+#[tokio::test]
+async fn oversized_and_binary_bodies_are_malformed() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let p = polls.clone();
+    let server = TestServer::start(move |req: Req| {
+        let p = p.clone();
+        async move {
+            match (req.method.as_str(), req.path()) {
+                ("GET", "/janus/info") => info(),
+                ("POST", "/janus") => Reply::Json(200, "x".repeat(1000)),
+                ("POST", _) => Reply::Raw(200, vec![0xff, 0xfe, 0x00]),
+                ("GET", "/janus/5") if p.fetch_add(1, Ordering::SeqCst) == 0 => {
+                    Reply::Json(200, format!("[{}]", " ".repeat(1000)))
+                }
+                _ => Reply::Hang,
+            }
+        }
+    })
+    .await;
+    let options = HttpOptions {
+        max_body_bytes: 256,
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    t.send(out("create", "1", None, None)).await.unwrap();
+    assert!(
+        matches!(next(&mut t).await, TransportEvent::Malformed { reason } if reason.contains("256"))
+    );
+    match next(&mut t).await {
+        TransportEvent::RequestFailed { transaction, error } => {
+            assert_eq!(transaction, "1");
+            assert!(matches!(error.kind(), ErrorKind::Protocol(_)));
+        }
+        other => panic!("expected RequestFailed, got {other:?}"),
+    }
+    t.send(out("attach", "2", Some(5), None)).await.unwrap();
+    assert!(
+        matches!(next(&mut t).await, TransportEvent::Malformed { reason } if reason.contains("UTF-8"))
+    );
+    assert!(matches!(
+        next(&mut t).await,
+        TransportEvent::RequestFailed { .. }
+    ));
+    t.session_opened(SessionId(5));
+    assert!(matches!(
+        next(&mut t).await,
+        TransportEvent::Malformed { .. }
+    ));
+    // The poll goes on after a malformed reply.
+    wait_until("the next poll", || server.hanging() == 1).await;
+}
+
+#[tokio::test]
+async fn poll_stops_on_session_closed() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(5));
+    t.session_opened(SessionId(6));
+    wait_until("two polls", || server.hanging() == 2).await;
+    t.session_closed(SessionId(5));
+    wait_until("the poll of session 5 ends", || server.hanging() == 1).await;
+    assert_eq!(t.polled_sessions(), vec![SessionId(6)]);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("GET", "/janus/5"), 1);
+    t.session_closed(SessionId(6));
+    wait_until("no poll left", || server.hanging() == 0).await;
+}
+
+#[tokio::test]
+async fn dropping_or_closing_the_transport_ends_its_tasks() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(1));
+    t.send(out("message", "1", Some(1), Some(2))).await.unwrap();
+    wait_until("a poll and a request", || server.hanging() == 2).await;
+    drop(t);
+    wait_until("everything ends on drop", || server.hanging() == 0).await;
+
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(1));
+    t.send(out("message", "2", Some(1), Some(2))).await.unwrap();
+    wait_until("a poll and a request", || server.hanging() == 2).await;
+    // The core bounds `close`; a request that never ends is dropped with the transport.
+    assert!(timeout(Duration::from_millis(200), t.close())
+        .await
+        .is_err());
+    wait_until("the poll ends on close", || server.hanging() == 1).await;
+    assert!(t.send(out("info", "3", None, None)).await.is_err());
+    assert!(t.recv().await.is_err());
+    drop(t);
+    wait_until("the request ends on drop", || server.hanging() == 0).await;
+}
+
+#[tokio::test]
+async fn a_post_closed_without_reply_fails_and_the_probe_recovers() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Close,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.send(out("message", "1", Some(1), Some(2))).await.unwrap();
+    match next(&mut t).await {
+        TransportEvent::RequestFailed { transaction, error } => {
+            assert_eq!(transaction, "1");
+            // Closed before the reply: it may have reached Janus, so not safe to repeat.
+            assert!(
+                matches!(
+                    error.kind(),
+                    ErrorKind::TransportClosed {
+                        retry_safe: false,
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+        other => panic!("expected RequestFailed, got {other:?}"),
+    }
+    // The server still answers `info`: the transport stays up past `unreachable_timeout`.
+    assert!(timeout(Duration::from_millis(800), t.recv()).await.is_err());
+    assert!(server.count("GET", "/janus/info") >= 2, "no probe was made");
+}
+
+#[tokio::test]
+async fn connect_fails_against_a_dead_server() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let url = format!("http://{addr}/janus").parse().unwrap();
+    let c = HttpConnector::new(url, fast()).unwrap();
+    let err = c.open().await.unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Transport { status: None, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_closes_the_transport() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    t.session_opened(SessionId(1));
+    wait_until("the poll", || server.hanging() == 1).await;
+    let started = Instant::now();
+    server.stop().await;
+    // A request to the dead server fails at once, without a status.
+    t.send(out("keepalive", "7", Some(1), None)).await.unwrap();
+    let err = loop {
+        match timeout(Duration::from_secs(3), t.recv())
+            .await
+            .expect("no close within 3 s")
+        {
+            Ok(TransportEvent::RequestFailed { transaction, error }) => {
+                assert_eq!(transaction, "7");
+                // Nothing reached the dead server: safe to repeat.
+                assert!(
+                    error.is_transport_closed() && error.is_retry_safe(),
+                    "{error:?}"
+                );
+            }
+            Ok(other) => panic!("unexpected {other:?}"),
+            Err(e) => break e,
+        }
+    };
+    let took = started.elapsed();
+    assert!(err.is_transport_closed(), "{err:?}");
+    assert!(err.to_string().contains("unreachable"), "{err}");
+    assert!(
+        // `unreachable_timeout` is 300 ms, from the first failure (after `started`).
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    // Closed for good, and nothing runs anymore.
+    assert!(t.recv().await.is_err());
+    assert!(t.polled_sessions().is_empty());
+}
+
+#[tokio::test]
+async fn options_deserialize_and_are_checked() {
+    let o: HttpOptions = serde_json::from_str("{}").unwrap();
+    assert_eq!(o, HttpOptions::default());
+    assert_eq!(o.maxev, 10);
+    assert_eq!(o.long_poll_timeout, Duration::from_secs(45));
+    assert_eq!(o.max_body_bytes, 8 * 1024 * 1024);
+    let o: HttpOptions = serde_json::from_str(
+        r#"{"maxev":1,"poll_retry_delay":"250ms","unreachable_timeout":"5s","tls_ca_file":"/x.pem","token":"t"}"#,
+    )
+    .unwrap();
+    assert_eq!(o.maxev, 1);
+    assert_eq!(o.poll_retry_delay, Duration::from_millis(250));
+    assert_eq!(o.unreachable_timeout, Duration::from_secs(5));
+    assert_eq!(o.token.as_ref().map(|t| t.expose()), Some("t"));
+    assert!(serde_json::from_str::<HttpOptions>(r#"{"max_ev":1}"#).is_err());
+    let back: HttpOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+    assert_eq!(back, o);
+
+    let url: url::Url = "http://127.0.0.1:1/janus".parse().unwrap();
+    for bad in [
+        HttpOptions {
+            maxev: 0,
+            ..HttpOptions::default()
+        },
+        HttpOptions {
+            long_poll_timeout: Duration::ZERO,
+            ..HttpOptions::default()
+        },
+        HttpOptions {
+            max_body_bytes: 0,
+            ..HttpOptions::default()
+        },
+        HttpOptions {
+            tls_ca_file: Some("/nonexistent/ca.pem".into()),
+            ..HttpOptions::default()
+        },
+        HttpOptions {
+            tls_ca_file: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml").into()),
+            ..HttpOptions::default()
+        },
+    ] {
+        let err = HttpConnector::new(url.clone(), bad).unwrap_err();
+        assert!(matches!(err.kind(), ErrorKind::Config(_)), "{err:?}");
+    }
+    let c = HttpConnector::new(
+        "http://u:pw@127.0.0.1:1/janus/".parse().unwrap(),
+        HttpOptions::default(),
+    )
+    .unwrap();
+    use janus_core::Connector;
+    assert_eq!(c.endpoint(), "http://127.0.0.1:1/janus");
+    assert_eq!(c.url().path(), "/janus");
+}
+
+fn ca_file() -> std::path::PathBuf {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/src/tests/certs/ca.pem").into()
+}
+
+#[tokio::test]
+async fn https_with_a_private_ca() {
+    let server = TestServer::start_tls(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            ("POST", _) => Reply::Json(200, r#"{"janus":"pong","transaction":"1"}"#.into()),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    assert_eq!(server.base.scheme(), "https");
+    // Without the CA the server is not trusted.
+    let err = HttpConnector::new(server.base.clone(), fast())
+        .unwrap()
+        .open()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Transport { status: None, .. }),
+        "{err:?}"
+    );
+    let options = HttpOptions {
+        tls_ca_file: Some(ca_file()),
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    t.send(out("ping", "1", None, None)).await.unwrap();
+    assert!(frame(next(&mut t).await).contains("pong"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_lifecycle_through_the_client() {
+    let janus = fake_janus::FakeJanus::new(Duration::from_secs(2));
+    let server = TestServer::start(janus.handler()).await;
+    let connector =
+        HttpConnector::new(server.base.clone(), HttpOptions { maxev: 3, ..fast() }).unwrap();
+    let client = Client::connect(Arc::new(connector), ClientOptions::default())
+        .await
+        .unwrap();
+    let session = client.create_session().await.unwrap();
+    let handle = session.attach("janus.plugin.echotest").await.unwrap();
+    for _ in 0..3 {
+        let reply = handle
+            .message(serde_json::json!({"audio": true}))
+            .await
+            .unwrap();
+        assert_eq!(reply.data["result"], "ok");
+    }
+    handle.detach().await.unwrap();
+    session.destroy().await.unwrap();
+    assert_eq!(janus.session_count(), 0);
+    let stats = client.stats().await.unwrap();
+    assert_eq!(
+        (stats.sessions, stats.handles, stats.pending_transactions),
+        (0, 0, 0)
+    );
+    assert_eq!(stats.malformed_messages, 0);
+    // No poll outlives its session: nothing hangs on the server.
+    wait_until("no poll left", || server.hanging() == 0).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let polls = server
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path() != "/janus/info")
+        .count();
+    // The info check, and the polls and POSTs of the lifecycle: a handful of connections.
+    assert!(
+        server.connections() <= 3,
+        "{} connections for a lifecycle",
+        server.connections()
+    );
+    assert!(polls >= 1);
+    client.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reconnects_when_the_server_comes_back() {
+    let janus = fake_janus::FakeJanus::new(Duration::from_secs(2));
+    let server = TestServer::start(janus.handler()).await;
+    let addr = server.addr;
+    let connector = HttpConnector::new(server.base.clone(), fast()).unwrap();
+    let options = ClientOptions {
+        reconnect: ReconnectPolicy {
+            initial_delay: Duration::from_millis(50),
+            max_delay: Duration::from_millis(200),
+            ..ReconnectPolicy::default()
+        },
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(Arc::new(connector), options).await.unwrap();
+    let mut state = client.connection_state();
+    let session = client.create_session().await.unwrap();
+    let handle = session.attach("janus.plugin.echotest").await.unwrap();
+
+    server.stop().await;
+    let down = Instant::now();
+    timeout(
+        Duration::from_secs(3),
+        state.wait_for(|s| {
+            matches!(
+                s,
+                ConnectionState::Disconnected { .. } | ConnectionState::Reconnecting { .. }
+            )
+        }),
+    )
+    .await
+    .expect("no disconnect noticed")
+    .unwrap();
+    let noticed = down.elapsed();
+    // Attempts against the dead server fail for a while.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!matches!(
+        *state.borrow(),
+        ConnectionState::Reconnected | ConnectionState::Connected
+    ));
+
+    let _server = TestServer::restart_on(addr, janus.handler()).await;
+    timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == ConnectionState::Reconnected),
+    )
+    .await
+    .expect("no reconnect")
+    .unwrap();
+    // The session was claimed and polled again: events flow.
+    let reply = handle
+        .message(serde_json::json!({"audio": true}))
+        .await
+        .unwrap();
+    assert_eq!(reply.data["result"], "ok");
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.reconnects, 1);
+    session.destroy().await.unwrap();
+    client.close().await;
+    eprintln!("disconnect noticed {noticed:?} after the server went down");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_closes_a_transport_without_sessions() {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => Reply::Json(200, "{}".into()),
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    server.stop().await;
+    // No poll runs: the failed request alone starts the probe.
+    t.send(out("info", "1", None, None)).await.unwrap();
+    assert!(matches!(
+        next(&mut t).await,
+        TransportEvent::RequestFailed { .. }
+    ));
+    let err = timeout(Duration::from_secs(3), t.recv())
+        .await
+        .expect("no close within 3 s")
+        .unwrap_err();
+    assert!(err.is_transport_closed(), "{err:?}");
+}
