@@ -1,0 +1,121 @@
+//! Hostile or broken peers on real sockets: a peer that accepts TCP and never answers, and a
+//! WebSocket server that sends garbage and oversized frames between real answers.
+
+use futures::{SinkExt, StreamExt};
+use janus_client::{connect, ClientOptions, Config, ConnectionState, ReconnectPolicy};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+fn quick() -> ClientOptions {
+    ClientOptions {
+        request_timeout: Duration::from_millis(500),
+        reconnect: ReconnectPolicy::disabled(),
+        ..Default::default()
+    }
+}
+
+/// Accepts TCP connections and never writes a byte.
+async fn silent_peer() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    (port, task)
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_gives_a_timeout_not_a_hang() {
+    let (port, _peer) = silent_peer().await;
+    let mut urls = vec![format!("ws://127.0.0.1:{port}")];
+    if cfg!(feature = "http") {
+        urls.push(format!("http://127.0.0.1:{port}/janus"));
+    }
+    for url in urls {
+        let started = Instant::now();
+        let e = connect(Config::new(url.clone()).with_options(quick()))
+            .await
+            .unwrap_err();
+        assert!(e.is_timeout(), "{url}: {e}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{url}");
+    }
+}
+
+/// A WebSocket "Janus" that answers `info` and `ping`, sending junk and an oversized frame
+/// before each real answer.
+async fn rude_ws_server(junk_bytes: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let agree = |_req: &Request, mut resp: Response| {
+                    resp.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        HeaderValue::from_static("janus-protocol"),
+                    );
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, agree).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(text) = msg else { continue };
+                    let req: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                    let txn = req["transaction"].clone();
+                    let junk = [
+                        "x".repeat(junk_bytes),
+                        "{\"janus\":".into(),
+                        json!({"janus": "success", "transaction": "nobody"}).to_string(),
+                        json!({"janus": "event", "session_id": 1, "sender": 2}).to_string(),
+                    ];
+                    for j in junk {
+                        if ws.send(Message::Text(j.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    let reply = match req["janus"].as_str() {
+                        Some("info") => json!({"janus": "server_info", "transaction": txn,
+                            "version_string": "1.1.2", "session-timeout": 60}),
+                        _ => json!({"janus": "pong", "transaction": txn}),
+                    };
+                    if ws
+                        .send(Message::Text(reply.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn oversized_and_broken_frames_are_dropped_and_the_connection_stays_healthy() {
+    let port = rude_ws_server(2 << 20).await;
+    let mut config = Config::new(format!("ws://127.0.0.1:{port}")).with_options(quick());
+    config.ws.max_message_bytes = 1 << 20;
+    let client = connect(config).await.expect("connects despite the junk");
+    for _ in 0..3 {
+        client.ping().await.expect("ping answered");
+    }
+    let stats = client.stats().await.unwrap();
+    // Per answer (info + 3 pings): one oversized frame and one broken JSON frame.
+    assert_eq!(stats.malformed_messages, 8, "{stats:?}");
+    assert_eq!(stats.unknown_transactions, 4, "{stats:?}");
+    assert_eq!(stats.unroutable_events, 4, "{stats:?}");
+    assert_eq!(
+        *client.connection_state().borrow(),
+        ConnectionState::Connected
+    );
+}
