@@ -15,8 +15,7 @@ use std::time::Duration;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     let path = std::env::args()
@@ -37,7 +36,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let session = client.create_session().await?;
     println!("session  {}", session.id());
-    let handle = session.attach("janus.plugin.echotest").opaque_id("demo").await?;
+    let handle = session
+        .attach("janus.plugin.echotest")
+        .opaque_id("demo")
+        .await?;
     println!("attach   handle {} on {}", handle.id(), handle.plugin());
 
     let events = handle.events().expect("the first call gets the stream");
