@@ -56,6 +56,8 @@ async fn rude_ws_server(junk_bytes: usize) -> u16 {
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             tokio::spawn(async move {
+                // The error type is tungstenite's, not ours to shrink.
+                #[allow(clippy::result_large_err)]
                 let agree = |_req: &Request, mut resp: Response| {
                     resp.headers_mut().insert(
                         "Sec-WebSocket-Protocol",

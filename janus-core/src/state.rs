@@ -174,6 +174,8 @@ pub(crate) struct HandleEntry {
 pub(crate) enum Effect {
     SessionOpened(SessionId),
     SessionClosed(SessionId),
+    HandleOpened(SessionId, HandleId),
+    HandleClosed(SessionId, HandleId),
     /// A claim or re-creation finished (successfully or not) for this session.
     RecoveryStep,
     /// Claim failed and policy says re-create: start it.
@@ -348,6 +350,7 @@ impl State {
                     shared.id.store(id, Ordering::Release);
                     let hid = HandleId(id);
                     entry.handles.insert(hid);
+                    self.effects.push(Effect::HandleOpened(session, hid));
                     self.handles.insert(
                         hid,
                         HandleEntry {
@@ -452,7 +455,10 @@ impl State {
     fn route_event(&mut self, msg: Incoming) {
         if let Some(hid) = msg.sender {
             let Some(h) = self.handles.get_mut(&hid) else {
-                self.stats.unroutable_events += 1;
+                // `detached` routinely follows the `success` of our own detach: not an anomaly.
+                if msg.janus != "detached" {
+                    self.stats.unroutable_events += 1;
+                }
                 debug!(handle = %hid, janus = %msg.janus, "event for an unknown handle dropped");
                 return;
             };
@@ -537,6 +543,7 @@ impl State {
         if let Some(s) = self.sessions.get_mut(&h.session) {
             s.handles.remove(&hid);
         }
+        self.effects.push(Effect::HandleClosed(h.session, hid));
         let _ = h.shared.gone.set(reason.clone());
         h.events.close(reason);
     }
@@ -607,6 +614,8 @@ impl State {
             s.handles.remove(&old);
             s.handles.insert(new);
         }
+        self.effects.push(Effect::HandleClosed(session, old));
+        self.effects.push(Effect::HandleOpened(session, new));
         self.handles.insert(new, h);
     }
 

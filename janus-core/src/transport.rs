@@ -60,10 +60,16 @@ pub enum TransportEvent {
 /// polls it inside `select!`).
 #[async_trait]
 pub trait Transport: Send + 'static {
-    /// Sends (or starts sending) one request.
+    /// Sends, starts sending, or buffers one request.
     ///
-    /// An error means the connection is unusable; the core treats it as closed.
+    /// The core calls [`flush`](Transport::flush) after a batch of sends, before it waits for
+    /// anything else. An error means the connection is unusable; the core treats it as closed.
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error>;
+
+    /// Writes out whatever [`send`](Transport::send) buffered.
+    async fn flush(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 
     /// The next thing from the server. `Err` means the connection is closed for good and says why.
     async fn recv(&mut self) -> Result<TransportEvent, Error>;
@@ -73,6 +79,13 @@ pub trait Transport: Send + 'static {
 
     /// A session is gone from this connection (destroyed, timed out, lost).
     fn session_closed(&mut self, _session: SessionId) {}
+
+    /// A handle of `session` now exists (attached, or known again after a claim). HTTP polls
+    /// only sessions that have handles: nothing else receives asynchronous events.
+    fn handle_opened(&mut self, _session: SessionId, _handle: HandleId) {}
+
+    /// A handle of `session` is gone (detached, or re-attached under a new id).
+    fn handle_closed(&mut self, _session: SessionId, _handle: HandleId) {}
 
     /// Closes the connection; called once, when the core is done with it.
     async fn close(&mut self) {}

@@ -7,10 +7,10 @@
 //! and drains) cannot deadlock on it; a full channel just slows the polls down.
 
 use async_trait::async_trait;
-use janus_core::{Error, OutgoingMessage, SessionId, Transport, TransportEvent};
+use janus_core::{Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -54,6 +54,20 @@ struct Health {
     closed: bool,
 }
 
+/// The long poll of one session.
+///
+/// A session is polled only while it has handles: nothing else gets asynchronous events,
+/// and Janus 1.1.2 does not answer a poll when its session is destroyed; it holds the
+/// connection for up to 30 s (a poll aborted by the client stays in CLOSE-WAIT on the server
+/// as long), and at about a thousand such connections it stops accepting new ones. Polling
+/// stops when the last handle's `detached` event arrives, so a session torn down the usual
+/// way (detach, then destroy) leaves no poll behind.
+#[derive(Default)]
+struct PollState {
+    handles: HashSet<HandleId>,
+    task: Option<AbortHandle>,
+}
+
 /// What the tasks of one transport share.
 pub(crate) struct Shared {
     pub(crate) client: reqwest::Client,
@@ -65,6 +79,8 @@ pub(crate) struct Shared {
     health: Mutex<Health>,
     /// A long poll of this transport was refused with 403 already.
     poll_refused: AtomicBool,
+    /// Sessions, their handles and their poll tasks.
+    polls: Mutex<HashMap<SessionId, PollState>>,
 }
 
 /// Runs `fut` until it ends or the transport stops.
@@ -96,12 +112,42 @@ impl Shared {
             stop,
             health: Mutex::new(Health::default()),
             poll_refused: AtomicBool::new(false),
+            polls: Mutex::new(HashMap::new()),
         }
     }
 
     fn health(&self) -> MutexGuard<'_, Health> {
         // The lock is never held across an await or a call that could panic.
         self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn polls(&self) -> MutexGuard<'_, HashMap<SessionId, PollState>> {
+        // Never held across an await.
+        self.polls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After a poll reply: forget handles it reports `detached`, and say whether to poll
+    /// again. When not, the task is marked as gone under the same lock, so a handle opened
+    /// concurrently starts a new one.
+    fn keep_polling(&self, session: SessionId, body: &str) -> bool {
+        let detached = if body.contains("\"detached\"") {
+            detached_senders(body)
+        } else {
+            Vec::new()
+        };
+        let mut polls = self.polls();
+        let Some(state) = polls.get_mut(&session) else {
+            return false;
+        };
+        for h in detached {
+            state.handles.remove(&h);
+        }
+        if state.handles.is_empty() {
+            state.task = None;
+            debug!(%session, "no handles left: long poll parked");
+            return false;
+        }
+        true
     }
 
     /// Hands an event to `recv`; false when nobody will ever read it.
@@ -366,7 +412,11 @@ impl Shared {
                                         reason: other.problem().unwrap_or_default(),
                                     },
                                 };
-                                if !self.emit(event).await {
+                                let again = match &event {
+                                    TransportEvent::Frame(text) => self.keep_polling(session, text),
+                                    _ => true,
+                                };
+                                if !self.emit(event).await || !again {
                                     return;
                                 }
                                 // Poll again at once: a GET only counts as activity when it
@@ -435,7 +485,6 @@ pub struct HttpTransport {
     stop: watch::Sender<bool>,
     posts: JoinSet<()>,
     polls: JoinSet<()>,
-    poll_handles: HashMap<SessionId, AbortHandle>,
     closed: Option<Error>,
 }
 
@@ -443,7 +492,7 @@ impl std::fmt::Debug for HttpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpTransport")
             .field("endpoint", &self.shared.urls.endpoint())
-            .field("polled_sessions", &self.poll_handles.len())
+            .field("polled_sessions", &self.polled_sessions().len())
             .field("requests_in_flight", &self.posts.len())
             .field("closed", &self.closed.is_some())
             .finish()
@@ -462,7 +511,6 @@ impl HttpTransport {
             stop,
             posts: JoinSet::new(),
             polls: JoinSet::new(),
-            poll_handles: HashMap::new(),
             closed: None,
         }
     }
@@ -470,22 +518,50 @@ impl HttpTransport {
     /// The sessions whose long poll is running.
     pub fn polled_sessions(&self) -> Vec<SessionId> {
         let mut v: Vec<SessionId> = self
-            .poll_handles
+            .shared
+            .polls()
             .iter()
-            .filter(|(_, h)| !h.is_finished())
+            .filter(|(_, p)| p.task.as_ref().is_some_and(|t| !t.is_finished()))
             .map(|(s, _)| *s)
             .collect();
         v.sort();
         v
     }
 
+    /// Starts the poll of `session` unless it runs or the session has no handle.
+    fn ensure_poll(&mut self, session: SessionId) {
+        if self.closed.is_some() {
+            return;
+        }
+        while self.polls.try_join_next().is_some() {}
+        let mut polls = self.shared.polls();
+        let Some(state) = polls.get_mut(&session) else {
+            return;
+        };
+        if state.handles.is_empty() || state.task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        let shared = self.shared.clone();
+        state.task = Some(
+            self.polls
+                .spawn(guarded(self.stop.subscribe(), shared.poll_loop(session))),
+        );
+    }
+
+    /// Ends every poll.
+    fn stop_polls(&mut self) {
+        for (_, p) in self.shared.polls().drain() {
+            if let Some(t) = p.task {
+                t.abort();
+            }
+        }
+        self.polls.abort_all();
+    }
+
     /// Ends every task at once.
     fn stop_tasks(&mut self) {
         self.stop.send_replace(true);
-        for (_, h) in self.poll_handles.drain() {
-            h.abort();
-        }
-        self.polls.abort_all();
+        self.stop_polls();
         self.posts.abort_all();
     }
 }
@@ -529,22 +605,35 @@ impl Transport for HttpTransport {
         if self.closed.is_some() {
             return;
         }
-        while self.polls.try_join_next().is_some() {}
-        self.poll_handles.retain(|_, h| !h.is_finished());
-        if self.poll_handles.contains_key(&session) {
-            return;
-        }
-        let shared = self.shared.clone();
-        let handle = self
-            .polls
-            .spawn(guarded(self.stop.subscribe(), shared.poll_loop(session)));
-        self.poll_handles.insert(session, handle);
+        self.shared.polls().entry(session).or_default();
+        self.ensure_poll(session);
     }
 
     fn session_closed(&mut self, session: SessionId) {
-        if let Some(h) = self.poll_handles.remove(&session) {
-            h.abort();
+        let removed = self.shared.polls().remove(&session);
+        if let Some(task) = removed.and_then(|p| p.task) {
+            task.abort();
             debug!(%session, "long poll stopped");
+        }
+    }
+
+    fn handle_opened(&mut self, session: SessionId, handle: HandleId) {
+        if self.closed.is_some() {
+            return;
+        }
+        self.shared
+            .polls()
+            .entry(session)
+            .or_default()
+            .handles
+            .insert(handle);
+        self.ensure_poll(session);
+    }
+
+    fn handle_closed(&mut self, session: SessionId, handle: HandleId) {
+        // The poll itself stops when it sees the `detached` event, or at the next reply.
+        if let Some(p) = self.shared.polls().get_mut(&session) {
+            p.handles.remove(&handle);
         }
     }
 
@@ -553,13 +642,27 @@ impl Transport for HttpTransport {
             .get_or_insert_with(|| Error::transport_closed("the transport was closed", false));
         // Nothing more is wanted from the tasks: their deliveries fail at once from now on.
         self.events.close();
-        for (_, h) in self.poll_handles.drain() {
-            h.abort();
-        }
-        self.polls.abort_all();
+        self.stop_polls();
         // Requests already on their way (a last `destroy` or `detach`) may finish; the core
         // bounds how long it waits for this, and dropping the transport aborts them.
         while self.posts.join_next().await.is_some() {}
         self.stop.send_replace(true);
     }
+}
+
+/// The `sender` of every `detached` event in a poll reply (one object, or an array of them).
+fn detached_senders(body: &str) -> Vec<HandleId> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let items = match &value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .filter(|m| m.get("janus").and_then(|j| j.as_str()) == Some("detached"))
+        .filter_map(|m| m.get("sender").and_then(|s| s.as_u64()))
+        .map(HandleId)
+        .collect()
 }

@@ -184,6 +184,9 @@ impl Connector for WsConnector {
                 .max(1 << 20),
         );
         config.max_frame_size = config.max_message_size;
+        // tungstenite zero-fills its read buffer before each read; Janus frames are at most a
+        // few KiB (it fragments at 2800 bytes), so a small buffer is much cheaper.
+        config.read_buffer_size = 8 << 10;
         let connector = match &self.tls {
             Some(tls) => Some(tokio_tungstenite::Connector::Rustls(tls.clone())),
             None => Some(tokio_tungstenite::Connector::Plain),
@@ -259,10 +262,18 @@ impl WsTransport {
 impl Transport for WsTransport {
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
         // The core serializes compactly: no whitespace after the closing brace (trap 2).
+        // Buffered: the core flushes once per batch.
         self.stream
-            .send(Message::Text(msg.json.into()))
+            .feed(Message::Text(msg.json.into()))
             .await
             .map_err(|e| Error::transport_closed(format!("WebSocket send: {e}"), true))
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        self.stream
+            .flush()
+            .await
+            .map_err(|e| Error::transport_closed(format!("WebSocket flush: {e}"), true))
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {

@@ -8,8 +8,8 @@
 //! - The crash test starts (and stops) a private instance of its own with `scripts/janus`.
 
 use janus_core::{
-    Client, ClientOptions, CloseReason, ConnectionState, OutgoingMessage, ReconnectPolicy,
-    SessionEvent, SessionId, Transport, TransportEvent,
+    Client, ClientOptions, CloseReason, ConnectionState, HandleId, OutgoingMessage,
+    ReconnectPolicy, SessionEvent, SessionId, Transport, TransportEvent,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -214,6 +214,8 @@ async fn live_poll_on_an_unknown_session_is_gone() {
     let connector = HttpConnector::new(url, HttpOptions::default()).unwrap();
     let mut t = connector.open().await.unwrap();
     t.session_opened(SessionId(4_242_424_242));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(4_242_424_242), HandleId(1));
     let ev = timeout(Duration::from_secs(5), t.recv())
         .await
         .expect("no answer to the poll")

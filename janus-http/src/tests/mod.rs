@@ -166,6 +166,8 @@ async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
     };
     let mut t = open(&server, options).await;
     t.session_opened(SessionId(7));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(7), HandleId(1));
     assert_eq!(frame(next(&mut t).await), ARRAY);
     // Polled again at once, and only once.
     wait_until("the second poll", || server.hanging() == 1).await;
@@ -181,6 +183,8 @@ async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
     }
     // Opening the same session again does not start a second poll.
     t.session_opened(SessionId(7));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(7), HandleId(1));
     assert_eq!(t.polled_sessions(), vec![SessionId(7)]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(server.count("GET", "/janus/7"), 2);
@@ -197,6 +201,8 @@ async fn poll_404_reports_the_session_gone_and_stops() {
     .await;
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(9));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(9), HandleId(1));
     match next(&mut t).await {
         TransportEvent::SessionGone { session, reason } => {
             assert_eq!(session, SessionId(9));
@@ -224,6 +230,8 @@ async fn poll_403_reports_the_session_gone() {
     .await;
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(3));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(3), HandleId(1));
     match next(&mut t).await {
         TransportEvent::SessionGone { session, reason } => {
             assert_eq!(session, SessionId(3));
@@ -322,6 +330,8 @@ async fn oversized_and_binary_bodies_are_malformed() {
         TransportEvent::RequestFailed { .. }
     ));
     t.session_opened(SessionId(5));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(5), HandleId(1));
     assert!(matches!(
         next(&mut t).await,
         TransportEvent::Malformed { .. }
@@ -341,7 +351,11 @@ async fn poll_stops_on_session_closed() {
     .await;
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(5));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(5), HandleId(1));
     t.session_opened(SessionId(6));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(6), HandleId(1));
     wait_until("two polls", || server.hanging() == 2).await;
     t.session_closed(SessionId(5));
     wait_until("the poll of session 5 ends", || server.hanging() == 1).await;
@@ -350,6 +364,42 @@ async fn poll_stops_on_session_closed() {
     assert_eq!(server.count("GET", "/janus/5"), 1);
     t.session_closed(SessionId(6));
     wait_until("no poll left", || server.hanging() == 0).await;
+}
+
+#[tokio::test]
+async fn poll_parks_when_the_last_handle_is_detached_and_resumes_on_attach() {
+    // Janus does not answer a poll of a destroyed session for 30 s: a session torn down the
+    // usual way (detach, then destroy) must have no poll outstanding by then.
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            ("GET", "/janus/8") => Reply::Json(
+                200,
+                r#"[{"janus":"event","session_id":8,"sender":1},{"janus":"detached","session_id":8,"sender":1}]"#
+                    .into(),
+            ),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let mut t = open(&server, fast()).await;
+    // No handle yet: nothing to poll for.
+    t.session_opened(SessionId(8));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.count("GET", "/janus/8"), 0);
+    t.handle_opened(SessionId(8), HandleId(1));
+    assert!(matches!(next(&mut t).await, TransportEvent::Frame(f) if f.contains("detached")));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        server.count("GET", "/janus/8"),
+        1,
+        "polled again after the last detach"
+    );
+    assert!(t.polled_sessions().is_empty());
+    // A new handle resumes it.
+    t.handle_opened(SessionId(8), HandleId(2));
+    wait_until("the poll resumes", || server.count("GET", "/janus/8") >= 2).await;
+    t.session_closed(SessionId(8));
 }
 
 #[tokio::test]
@@ -363,6 +413,8 @@ async fn dropping_or_closing_the_transport_ends_its_tasks() {
     .await;
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(1));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(1), HandleId(1));
     t.send(out("message", "1", Some(1), Some(2))).await.unwrap();
     wait_until("a poll and a request", || server.hanging() == 2).await;
     drop(t);
@@ -370,6 +422,8 @@ async fn dropping_or_closing_the_transport_ends_its_tasks() {
 
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(1));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(1), HandleId(1));
     t.send(out("message", "2", Some(1), Some(2))).await.unwrap();
     wait_until("a poll and a request", || server.hanging() == 2).await;
     // The core bounds `close`; a request that never ends is dropped with the transport.
@@ -441,6 +495,8 @@ async fn an_unreachable_server_closes_the_transport() {
     .await;
     let mut t = open(&server, fast()).await;
     t.session_opened(SessionId(1));
+    // Only sessions with handles are polled.
+    t.handle_opened(SessionId(1), HandleId(1));
     wait_until("the poll", || server.hanging() == 1).await;
     let started = Instant::now();
     server.stop().await;

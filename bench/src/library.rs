@@ -1,0 +1,67 @@
+//! The lifecycle through janus-client: one `Client` (one connection), cloned into every worker.
+
+use crate::runner::Lifecycle;
+use serde_json::json;
+
+#[derive(Clone)]
+pub struct Library {
+    client: janus_client::Client,
+}
+
+impl Library {
+    /// Connects with default options; the URL scheme picks the transport.
+    pub async fn connect(url: &str) -> Result<Library, String> {
+        let client = janus_client::connect(janus_client::Config::new(url))
+            .await
+            .map_err(|e| format!("library connect to {url}: {e}"))?;
+        Ok(Library { client })
+    }
+
+    /// Closes the connection (the run is over).
+    pub async fn close(self) {
+        match self.client.stats().await {
+            Ok(s) if s.sessions > 0 || s.pending_transactions > 0 || s.unknown_transactions > 0 => {
+                eprintln!(
+                    "janus-bench: library stats at the end of the run: {} sessions, {} handles, \
+                     {} pending, {} unknown transactions, {} malformed, {} unroutable",
+                    s.sessions,
+                    s.handles,
+                    s.pending_transactions,
+                    s.unknown_transactions,
+                    s.malformed_messages,
+                    s.unroutable_events
+                );
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("janus-bench: library stats: {e}"),
+        }
+        self.client.close().await;
+    }
+}
+
+impl Lifecycle for Library {
+    async fn lifecycle(&self) -> Result<(), String> {
+        let session = self
+            .client
+            .create_session()
+            .await
+            .map_err(|e| format!("create: {e}"))?;
+        let handle = session
+            .attach("janus.plugin.echotest")
+            .await
+            .map_err(|e| format!("attach: {e}"))?;
+        let reply = handle
+            .message(json!({"audio": true}))
+            .await
+            .map_err(|e| format!("message: {e}"))?;
+        if reply.data.get("result").and_then(|r| r.as_str()) != Some("ok") {
+            return Err(format!("message: unexpected answer {}", reply.data));
+        }
+        handle.detach().await.map_err(|e| format!("detach: {e}"))?;
+        session
+            .destroy()
+            .await
+            .map_err(|e| format!("destroy: {e}"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,375 @@
+//! A minimal hand-written Janus client over WebSocket, with no library code: tokio-tungstenite
+//! and serde_json only.
+//!
+//! - ONE connection shared by every worker, with the `janus-protocol` subprotocol (trap 1)
+//!   and TCP_NODELAY (as the library).
+//! - Requests are compact JSON with nothing after it (trap 2).
+//! - Writes go through a `tokio::sync::Mutex` around the split sink, or through a writer task
+//!   fed by an unbounded channel that batches whatever is queued into one flush
+//!   ([`WriterKind`]).
+//! - A reader task parses each frame with serde_json and completes the request's `oneshot`,
+//!   found by transaction in a `std::sync::Mutex<HashMap<..>>`. The transaction is registered
+//!   before the frame is sent, and `ack`s are skipped: the only request answered by an ack
+//!   here is `message`, which completes on its `event` (that may come before the ack: trap 3).
+
+use crate::runner::Lifecycle;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Sink = SplitSink<Ws, Message>;
+
+/// How requests reach the socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriterKind {
+    /// Each request locks a `tokio::sync::Mutex` around the sink and sends (write + flush).
+    Mutex,
+    /// Requests go to a writer task over an unbounded channel; it writes everything queued,
+    /// then flushes once.
+    Task,
+}
+
+impl std::str::FromStr for WriterKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mutex" => Ok(WriterKind::Mutex),
+            "task" => Ok(WriterKind::Task),
+            other => Err(format!("unknown writer {other:?} (mutex or task)")),
+        }
+    }
+}
+
+enum Writer {
+    Mutex(tokio::sync::Mutex<Sink>),
+    Task(mpsc::UnboundedSender<Message>),
+}
+
+/// What the reader task shares with the requesters.
+struct Shared {
+    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    /// The connection is gone: fail every waiting request (their senders are dropped).
+    fn fail_all(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+struct Inner {
+    writer: Writer,
+    shared: Arc<Shared>,
+    next_txn: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct MinimalWs {
+    inner: Arc<Inner>,
+}
+
+/// The background tasks, kept by the bench to close the connection after the run.
+pub struct Tasks {
+    reader: JoinHandle<()>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl MinimalWs {
+    pub async fn connect(url: &str, kind: WriterKind) -> Result<(MinimalWs, Tasks), String> {
+        let mut request = url
+            .into_client_request()
+            .map_err(|e| format!("bad URL {url}: {e}"))?;
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("janus-protocol"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
+            .await
+            .map_err(|e| format!("minimal WebSocket connect to {url}: {e}"))?;
+        let (sink, stream) = ws.split();
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        let reader = tokio::spawn(read_loop(stream, shared.clone()));
+        let (writer, writer_task) = match kind {
+            WriterKind::Mutex => (Writer::Mutex(tokio::sync::Mutex::new(sink)), None),
+            WriterKind::Task => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let task = tokio::spawn(write_loop(sink, rx, shared.clone()));
+                (Writer::Task(tx), Some(task))
+            }
+        };
+        let client = MinimalWs {
+            inner: Arc::new(Inner {
+                writer,
+                shared,
+                next_txn: AtomicU64::new(1),
+            }),
+        };
+        Ok((
+            client,
+            Tasks {
+                reader,
+                writer: writer_task,
+            },
+        ))
+    }
+
+    /// Closes the connection (every clone must be dropped first for the writer task to end).
+    pub async fn close(self, mut tasks: Tasks) {
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => match inner.writer {
+                Writer::Mutex(sink) => {
+                    let _ = sink.into_inner().close().await;
+                }
+                // Dropping the last sender ends the writer task, which closes the sink.
+                Writer::Task(tx) => drop(tx),
+            },
+            Err(_) => eprintln!("janus-bench: minimal client still in use at close"),
+        }
+        if let Some(w) = tasks.writer.take() {
+            let _ = w.await;
+        }
+        // Wait for the server's close; do not hang on it.
+        if tokio::time::timeout(Duration::from_secs(2), &mut tasks.reader)
+            .await
+            .is_err()
+        {
+            tasks.reader.abort();
+        }
+    }
+
+    /// Sends one request and waits for its answer (for `message`, its `event`).
+    async fn call(
+        &self,
+        janus: &str,
+        session: Option<u64>,
+        handle: Option<u64>,
+        extra: Option<(&str, Value)>,
+    ) -> Result<Value, String> {
+        let txn = self
+            .inner
+            .next_txn
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string();
+        let mut obj = Map::new();
+        obj.insert("janus".into(), Value::from(janus));
+        obj.insert("transaction".into(), Value::from(txn.as_str()));
+        if let Some(s) = session {
+            obj.insert("session_id".into(), Value::from(s));
+        }
+        if let Some(h) = handle {
+            obj.insert("handle_id".into(), Value::from(h));
+        }
+        if let Some((k, v)) = extra {
+            obj.insert(k.into(), v);
+        }
+        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+
+        let (tx, rx) = oneshot::channel();
+        let shared = &self.inner.shared;
+        shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(txn.clone(), tx);
+        let mut guard = PendingGuard {
+            shared,
+            txn: Some(txn),
+        };
+        if shared.closed.load(Ordering::SeqCst) {
+            return Err(format!("{janus}: connection closed"));
+        }
+        let msg = Message::Text(text.into());
+        match &self.inner.writer {
+            Writer::Mutex(sink) => sink
+                .lock()
+                .await
+                .send(msg)
+                .await
+                .map_err(|e| format!("{janus}: send: {e}"))?,
+            Writer::Task(tx) => tx
+                .send(msg)
+                .map_err(|_| format!("{janus}: connection closed"))?,
+        }
+        let answer = rx
+            .await
+            .map_err(|_| format!("{janus}: connection closed"))?;
+        guard.txn = None; // the reader removed it
+        Ok(answer)
+    }
+
+    /// One full lifecycle; on a failure after `create`, tries to destroy the session.
+    async fn run_lifecycle(&self) -> Result<(), String> {
+        let created = expect(
+            self.call("create", None, None, None).await?,
+            "success",
+            "create",
+        )?;
+        let session = data_id(&created, "create")?;
+        let rest = self.after_create(session).await;
+        if rest.is_err() {
+            let _ = self.call("destroy", Some(session), None, None).await;
+        }
+        rest
+    }
+
+    async fn after_create(&self, session: u64) -> Result<(), String> {
+        let attached = expect(
+            self.call(
+                "attach",
+                Some(session),
+                None,
+                Some(("plugin", Value::from("janus.plugin.echotest"))),
+            )
+            .await?,
+            "success",
+            "attach",
+        )?;
+        let handle = data_id(&attached, "attach")?;
+        let event = expect(
+            self.call(
+                "message",
+                Some(session),
+                Some(handle),
+                Some(("body", json!({"audio": true}))),
+            )
+            .await?,
+            "event",
+            "message",
+        )?;
+        if event["plugindata"]["data"]["result"] != "ok" {
+            return Err(format!("message: unexpected answer {event}"));
+        }
+        expect(
+            self.call("detach", Some(session), Some(handle), None)
+                .await?,
+            "success",
+            "detach",
+        )?;
+        expect(
+            self.call("destroy", Some(session), None, None).await?,
+            "success",
+            "destroy",
+        )?;
+        Ok(())
+    }
+}
+
+impl Lifecycle for MinimalWs {
+    async fn lifecycle(&self) -> Result<(), String> {
+        self.run_lifecycle().await
+    }
+}
+
+/// Removes a transaction whose request was abandoned (error or timeout).
+struct PendingGuard<'a> {
+    shared: &'a Shared,
+    txn: Option<String>,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            self.shared
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&txn);
+        }
+    }
+}
+
+/// `answer` if its `janus` is `want`, else an error naming the step and the server's reason.
+pub fn expect(answer: Value, want: &str, step: &str) -> Result<Value, String> {
+    if answer["janus"] == want {
+        return Ok(answer);
+    }
+    match answer.get("error") {
+        Some(err) => Err(format!(
+            "{step}: Janus error {}: {}",
+            err["code"],
+            err["reason"].as_str().unwrap_or("?")
+        )),
+        None => Err(format!("{step}: expected {want}, got {answer}")),
+    }
+}
+
+/// `data.id` of a `success`.
+pub fn data_id(answer: &Value, step: &str) -> Result<u64, String> {
+    answer["data"]["id"]
+        .as_u64()
+        .ok_or_else(|| format!("{step}: no data.id in {answer}"))
+}
+
+async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>) {
+    while let Some(frame) = stream.next().await {
+        let text = match frame {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+            eprintln!("janus-bench: minimal client: unparsable frame: {text}");
+            continue;
+        };
+        if value["janus"] == "ack" {
+            continue;
+        }
+        let Some(txn) = value.get("transaction").and_then(Value::as_str) else {
+            continue; // an event of no request (detached, the echotest's "done", ...)
+        };
+        let waiter = shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(txn);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(value);
+        }
+    }
+    shared.fail_all();
+}
+
+async fn write_loop(mut sink: Sink, mut rx: mpsc::UnboundedReceiver<Message>, shared: Arc<Shared>) {
+    let mut failed = false;
+    'outer: while let Some(msg) = rx.recv().await {
+        if sink.feed(msg).await.is_err() {
+            failed = true;
+            break;
+        }
+        while let Ok(msg) = rx.try_recv() {
+            if sink.feed(msg).await.is_err() {
+                failed = true;
+                break 'outer;
+            }
+        }
+        if sink.flush().await.is_err() {
+            failed = true;
+            break;
+        }
+    }
+    if failed {
+        // The connection is unusable: fail the waiting requests now.
+        shared.fail_all();
+    }
+    let _ = sink.close().await;
+}
