@@ -293,6 +293,12 @@ async fn stalled_peer_is_noticed(t: Target) {
         config.ws.ping_interval = Some(Duration::from_millis(500));
         config.ws.ping_timeout = Duration::from_secs(1);
     }
+    // Over HTTP a long poll whose request was swallowed is only noticed when its own time
+    // limit runs out (45 s by default, since Janus answers an idle poll after 30 s).
+    #[cfg(feature = "http")]
+    {
+        config.http.long_poll_timeout = Duration::from_secs(3);
+    }
     let client = janus_client::connect(config).await.unwrap();
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();

@@ -30,43 +30,31 @@ pub(crate) enum Expect {
     PluginMessage,
 }
 
-/// Ids shared by the connection task and the application's `Session` values.
+/// An id shared by the connection task and the application's `Session` or `Handle` values:
+/// the id can change (re-creation by policy), and the task marks it gone with a reason.
 #[derive(Debug)]
-pub(crate) struct SessionShared {
+pub(crate) struct Shared<I> {
     pub(crate) id: AtomicU64,
     pub(crate) gone: OnceLock<CloseReason>,
+    kind: std::marker::PhantomData<I>,
 }
 
-impl SessionShared {
+impl<I: From<u64>> Shared<I> {
     pub(crate) fn new(id: u64) -> Arc<Self> {
-        Arc::new(SessionShared {
+        Arc::new(Shared {
             id: AtomicU64::new(id),
             gone: OnceLock::new(),
+            kind: std::marker::PhantomData,
         })
     }
-    pub(crate) fn id(&self) -> SessionId {
-        SessionId(self.id.load(Ordering::Acquire))
+
+    pub(crate) fn id(&self) -> I {
+        I::from(self.id.load(Ordering::Acquire))
     }
 }
 
-/// Ids shared by the connection task and the application's `Handle` values.
-#[derive(Debug)]
-pub(crate) struct HandleShared {
-    pub(crate) id: AtomicU64,
-    pub(crate) gone: OnceLock<CloseReason>,
-}
-
-impl HandleShared {
-    pub(crate) fn new(id: u64) -> Arc<Self> {
-        Arc::new(HandleShared {
-            id: AtomicU64::new(id),
-            gone: OnceLock::new(),
-        })
-    }
-    pub(crate) fn id(&self) -> HandleId {
-        HandleId(self.id.load(Ordering::Acquire))
-    }
-}
+pub(crate) type SessionShared = Shared<SessionId>;
+pub(crate) type HandleShared = Shared<HandleId>;
 
 /// Side effects a completed request has on the routes.
 pub(crate) enum Purpose {
