@@ -196,6 +196,8 @@ async fn live_poll_without_the_api_secret_loses_the_session() {
     let client = Client::connect(Arc::new(connector), options).await.unwrap();
     let session = client.create_session().await.unwrap();
     let mut events = session.events().expect("the session's events");
+    // Sessions are polled once they have a handle.
+    let _handle = session.attach("janus.plugin.echotest").await.unwrap();
     let ev = timeout(Duration::from_secs(5), events.recv())
         .await
         .expect("no session event");
