@@ -8,10 +8,10 @@
 //! final `Closed(reason)` and then ends, whatever the buffer's state.
 
 use futures::Stream;
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 
 use crate::protocol::{CloseReason, HandleEvent, SessionEvent};
 
@@ -48,63 +48,101 @@ impl StreamEvent for SessionEvent {
     }
 }
 
-type CloseSlot = Arc<Mutex<Option<CloseReason>>>;
+/// The queue between the connection task and one consumer.
+///
+/// A `VecDeque` behind a mutex rather than a tokio channel: it allocates nothing until the
+/// first event (most sessions and many handles never get one), where a tokio channel
+/// allocates a block of 32 slots for each of the two streams of every lifecycle. The lock
+/// is held for a push or a pop, never across an await.
+struct Queue<T> {
+    items: VecDeque<T>,
+    capacity: usize,
+    /// Set when the connection task is done with the stream.
+    closed: Option<CloseReason>,
+    sender_gone: bool,
+    receiver_gone: bool,
+    waker: Option<Waker>,
+}
+
+type Shared<T> = Arc<Mutex<Queue<T>>>;
+
+fn lock<T>(q: &Mutex<Queue<T>>) -> MutexGuard<'_, Queue<T>> {
+    // Nothing panics while holding it; recover the data if something ever did.
+    q.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// The connection task's end of one event stream.
 pub(crate) struct EventSender<T> {
-    tx: mpsc::Sender<T>,
+    queue: Shared<T>,
     missed: u64,
-    close: CloseSlot,
 }
 
 /// Makes a bounded event stream.
 pub(crate) fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventStream<T>) {
-    let (tx, rx) = mpsc::channel(capacity.max(2));
-    let close: CloseSlot = Arc::new(Mutex::new(None));
+    let queue = Arc::new(Mutex::new(Queue {
+        items: VecDeque::new(),
+        capacity: capacity.max(2),
+        closed: None,
+        sender_gone: false,
+        receiver_gone: false,
+        waker: None,
+    }));
     (
         EventSender {
-            tx,
+            queue: queue.clone(),
             missed: 0,
-            close: close.clone(),
         },
-        EventStream {
-            rx,
-            close,
-            done: false,
-        },
+        EventStream { queue, done: false },
     )
 }
 
 impl<T: StreamEvent> EventSender<T> {
     /// Delivers without waiting; returns how many events were dropped by this call (0 or 1).
     pub(crate) fn deliver(&mut self, event: T) -> u64 {
-        if self.missed > 0 {
-            match self.tx.try_send(T::lagged(self.missed)) {
-                Ok(()) => self.missed = 0,
-                Err(mpsc::error::TrySendError::Full(_)) => {
+        let waker = {
+            let mut q = lock(&self.queue);
+            if q.receiver_gone {
+                // Nobody listens: that is the application's choice, not a loss.
+                return 0;
+            }
+            if self.missed > 0 {
+                if q.items.len() >= q.capacity {
                     self.missed += 1;
                     return 1;
                 }
-                Err(mpsc::error::TrySendError::Closed(_)) => return 0,
+                q.items.push_back(T::lagged(self.missed));
+                self.missed = 0;
             }
-        }
-        match self.tx.try_send(event) {
-            Ok(()) => 0,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            if q.items.len() >= q.capacity {
                 self.missed += 1;
-                1
+                return 1;
             }
-            // Nobody listens: that is the application's choice, not a loss.
-            Err(mpsc::error::TrySendError::Closed(_)) => 0,
+            q.items.push_back(event);
+            q.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
+        0
     }
 
     /// Ends the stream: its consumer gets `Closed(reason)` after what is buffered.
     pub(crate) fn close(self, reason: CloseReason) {
-        if let Ok(mut slot) = self.close.lock() {
-            slot.get_or_insert(reason);
+        lock(&self.queue).closed.get_or_insert(reason);
+        // Dropping `self` wakes the consumer.
+    }
+}
+
+impl<T> Drop for EventSender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut q = lock(&self.queue);
+            q.sender_gone = true;
+            q.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
-        // Dropping `tx` ends the channel.
     }
 }
 
@@ -113,9 +151,17 @@ impl<T: StreamEvent> EventSender<T> {
 /// It ends after a final `Closed(reason)` event. See the module docs of `events` for the
 /// slow-consumer policy.
 pub struct EventStream<T> {
-    rx: mpsc::Receiver<T>,
-    close: CloseSlot,
+    queue: Shared<T>,
     done: bool,
+}
+
+impl<T> Drop for EventStream<T> {
+    fn drop(&mut self) {
+        let mut q = lock(&self.queue);
+        q.receiver_gone = true;
+        // Free what nobody will read.
+        q.items.clear();
+    }
 }
 
 /// The event stream of a plugin handle.
@@ -133,20 +179,20 @@ impl<T: StreamEvent> EventStream<T> {
         if self.done {
             return Poll::Ready(None);
         }
-        match self.rx.poll_recv(cx) {
-            Poll::Ready(Some(ev)) => Poll::Ready(Some(ev)),
-            Poll::Ready(None) => {
-                self.done = true;
-                let reason = self
-                    .close
-                    .lock()
-                    .ok()
-                    .and_then(|mut s| s.take())
-                    .unwrap_or(CloseReason::Released);
-                Poll::Ready(Some(T::closed(reason)))
-            }
-            Poll::Pending => Poll::Pending,
+        let mut q = lock(&self.queue);
+        if let Some(ev) = q.items.pop_front() {
+            return Poll::Ready(Some(ev));
         }
+        if q.sender_gone {
+            self.done = true;
+            let reason = q.closed.take().unwrap_or(CloseReason::Released);
+            return Poll::Ready(Some(T::closed(reason)));
+        }
+        match &q.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => q.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 }
 

@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::protocol::{HandleId, SessionId};
 
 /// One request on its way out: compact JSON plus the routing facts a transport may need.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` output leaves the JSON out: it carries the api secret and token.
+#[derive(Clone)]
 pub struct OutgoingMessage {
     /// The request kind (`create`, `message`, ...), lower case.
     pub janus: &'static str,
@@ -23,6 +25,18 @@ pub struct OutgoingMessage {
     pub handle_id: Option<HandleId>,
     /// The whole request as compact JSON, with nothing after the closing brace.
     pub json: String,
+}
+
+impl std::fmt::Debug for OutgoingMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMessage")
+            .field("janus", &self.janus)
+            .field("transaction", &self.transaction)
+            .field("session_id", &self.session_id)
+            .field("handle_id", &self.handle_id)
+            .field("json_bytes", &self.json.len())
+            .finish()
+    }
 }
 
 /// What a transport hands to the core.
@@ -99,4 +113,23 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The endpoint, for logs; never includes secrets.
     fn endpoint(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_json_and_its_secrets_out() {
+        let m = OutgoingMessage {
+            janus: "create",
+            transaction: "1".into(),
+            session_id: None,
+            handle_id: None,
+            json: r#"{"janus":"create","transaction":"1","apisecret":"hunter2"}"#.into(),
+        };
+        let dbg = format!("{m:?}");
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+        assert!(dbg.contains("create"));
+    }
 }
