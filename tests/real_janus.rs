@@ -152,18 +152,28 @@ async fn keepalive_holds_a_short_session(t: Target) {
     // the idle session alive well past it.
     let client = t.connect().await;
     let session = client.create_session().await.unwrap();
+    // With a handle, so over HTTP a long poll is outstanding the whole time: it does not
+    // count as activity, only the client's own keepalives can hold the session.
+    let handle = session.attach(ECHOTEST).await.unwrap();
     let mut sev = session.events().unwrap();
-    tokio::time::sleep(Duration::from_secs(30)).await;
+    // 40 s idle: four times the server's timeout.
+    tokio::time::sleep(Duration::from_secs(40)).await;
     assert!(
         sev.try_next_now().is_none(),
         "{}: session got an event while idle",
         t.transport
     );
+    let r = handle
+        .message(json!({"audio": true}))
+        .await
+        .expect("session and handle still alive after 40 s idle");
+    assert_eq!(r.data["result"], "ok");
     let h = session
         .attach(ECHOTEST)
         .await
-        .expect("session still alive after 30 s idle");
+        .expect("attach after 40 s idle");
     h.detach().await.unwrap();
+    handle.detach().await.unwrap();
     session.destroy().await.unwrap();
     assert_empty(&client).await;
 }
