@@ -478,14 +478,10 @@ impl Driver {
                 self.apply_effects().await;
             }
             Ok(TransportEvent::RequestFailed { transaction, error }) => {
-                if let Some(p) = transaction
-                    .parse::<u64>()
-                    .ok()
-                    .and_then(|id| self.state.pending.remove(&id))
-                {
-                    if let Some(tx) = p.reply {
-                        let _ = tx.send(Err(error));
-                    }
+                if let Ok(id) = transaction.parse::<u64>() {
+                    // Through the state, so a failed claim still counts as a recovery step.
+                    self.state.fail_request(id, error);
+                    self.apply_effects().await;
                 }
             }
             Ok(TransportEvent::Malformed { reason }) => {

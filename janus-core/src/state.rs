@@ -411,6 +411,13 @@ impl State {
             Purpose::Detach { handle } if code == Some(codes::HANDLE_NOT_FOUND) => {
                 self.close_handle(*handle, CloseReason::Detached);
             }
+            Purpose::Detach { handle } => {
+                // The handle lives on: a transport that stopped caring about it when the
+                // detach went out (HTTP stops polling for it) must know again.
+                if let Some(h) = self.handles.get(handle) {
+                    self.effects.push(Effect::HandleOpened(h.session, *handle));
+                }
+            }
             Purpose::Keepalive { session } if code == Some(codes::SESSION_NOT_FOUND) => {
                 self.close_session(*session, CloseReason::SessionLost(err.to_string()));
             }
@@ -618,14 +625,17 @@ impl State {
         for id in expired {
             if let Some(p) = self.pending.remove(&id) {
                 let err = Error::timeout(p.timeout);
-                match p.purpose {
-                    // A keepalive that got no answer is not proof the session is gone.
-                    Purpose::Claim { .. } | Purpose::Recreate { .. } | Purpose::Reattach { .. } => {
-                        self.on_failed(p, err)
-                    }
-                    _ => complete(p.reply, Err(err)),
-                }
+                // Same bookkeeping as any failure (a timeout has no Janus code, so nothing
+                // is closed for it: a keepalive without answer is no proof the session is gone).
+                self.on_failed(p, err);
             }
+        }
+    }
+
+    /// A request failed before Janus answered it (HTTP: the POST itself failed).
+    pub(crate) fn fail_request(&mut self, id: u64, err: Error) {
+        if let Some(p) = self.pending.remove(&id) {
+            self.on_failed(p, err);
         }
     }
 
@@ -895,6 +905,42 @@ mod tests {
             );
         });
         assert!(s.pending.is_empty());
+    }
+
+    #[test]
+    fn a_failed_detach_reasserts_the_handle_and_a_failed_claim_is_a_recovery_step() {
+        let mut s = State::default();
+        let _sess = with_session(&mut s, 1);
+        let _h = with_handle(&mut s, 1, 11);
+        s.effects.clear();
+        let (p, mut rx) = pending(
+            "detach",
+            Expect::Success,
+            Purpose::Detach {
+                handle: HandleId(11),
+            },
+        );
+        s.register(7, p, Instant::now());
+        s.fail_request(7, Error::transport_closed("reset", false));
+        assert!(rx.try_recv().unwrap().unwrap_err().is_transport_closed());
+        assert_eq!(
+            s.effects,
+            vec![Effect::HandleOpened(SessionId(1), HandleId(11))]
+        );
+        assert_eq!(s.stats().handles, 1);
+        s.effects.clear();
+        let (mut p, _rx) = pending(
+            "claim",
+            Expect::Success,
+            Purpose::Claim {
+                session: SessionId(1),
+            },
+        );
+        p.reply = None;
+        s.register(8, p, Instant::now());
+        s.fail_request(8, Error::transport("refused"));
+        assert!(s.effects.contains(&Effect::RecoveryStep), "{:?}", s.effects);
+        assert_eq!(s.stats().sessions, 0, "an unclaimable session is lost");
     }
 
     #[test]

@@ -580,6 +580,16 @@ impl Transport for HttpTransport {
             return Err(e.clone());
         }
         while self.posts.try_join_next().is_some() {}
+        if msg.janus == "detach" {
+            // Stop wanting events for it now: the poll then parks after the plugin's last
+            // event instead of waiting for `detached` too (one GET less per detach). If the
+            // detach fails, the core says `handle_opened` again.
+            if let (Some(s), Some(h)) = (msg.session_id, msg.handle_id) {
+                if let Some(p) = self.shared.polls().get_mut(&s) {
+                    p.handles.remove(&h);
+                }
+            }
+        }
         let shared = self.shared.clone();
         self.posts
             .spawn(guarded(self.stop.subscribe(), shared.post(msg)));
