@@ -48,6 +48,20 @@ async fn until_usable(h: &Handle, limit: Duration) -> Duration {
     }
 }
 
+/// The first session event other than `Reclaimed`: what became of the session.
+async fn verdict(sev: &mut janus_client::SessionEvents) -> Option<SessionEvent> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match sev.recv().await {
+                Some(SessionEvent::Reclaimed) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("a verdict on the session within 10 s")
+}
+
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -179,16 +193,7 @@ async fn long_outage(t: Target, recreate: bool) {
     proxy.cut();
     tokio::time::sleep(Duration::from_secs(15)).await;
     proxy.refuse(false);
-    let ev = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match sev.recv().await {
-                Some(SessionEvent::Reclaimed) => continue,
-                other => return other,
-            }
-        }
-    })
-    .await
-    .expect("a verdict on the session within 10 s");
+    let ev = verdict(&mut sev).await;
     if recreate {
         match ev {
             Some(SessionEvent::Recreated { old, new, handles }) => {
@@ -362,16 +367,7 @@ async fn janus_restart(t: Target, name: &str, recreate: bool) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     janus_script("restart", name); // returns once Janus answers on every port
     let answering = Instant::now();
-    let ev = tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match sev.recv().await {
-                Some(SessionEvent::Reclaimed) => continue,
-                other => return other,
-            }
-        }
-    })
-    .await
-    .expect("session verdict");
+    let ev = verdict(&mut sev).await;
     let took = answering.elapsed();
     println!(
         "RESTART {} (recreate {recreate}): reported {took:?} after Janus answered: {ev:?}",
