@@ -283,8 +283,17 @@ impl Driver {
             }
             if std::mem::take(&mut self.unflushed) {
                 if let Some(t) = self.transport.as_mut() {
-                    if let Err(e) = t.flush().await {
-                        self.broken.get_or_insert(e.to_string());
+                    let limit = self.options.request_timeout;
+                    match tokio::time::timeout(limit, t.flush()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            self.broken.get_or_insert(e.to_string());
+                        }
+                        Err(_) => {
+                            self.broken.get_or_insert(format!(
+                                "a write did not complete within {limit:?}"
+                            ));
+                        }
                     }
                 }
             }
@@ -421,9 +430,19 @@ impl Driver {
         let Some(t) = self.transport.as_mut() else {
             return;
         };
-        if let Err(e) = t.send(req.msg).await {
+        // A peer that stops reading fills the socket: bounded, so the task never hangs in a
+        // write (the timer is only armed if the write does not complete at once).
+        let limit = self.options.request_timeout;
+        match tokio::time::timeout(limit, t.send(req.msg)).await {
+            Ok(Ok(())) => {}
             // Handled by the main loop, which owns the reconnect.
-            self.broken.get_or_insert(e.to_string());
+            Ok(Err(e)) => {
+                self.broken.get_or_insert(e.to_string());
+            }
+            Err(_) => {
+                self.broken
+                    .get_or_insert(format!("a write did not complete within {limit:?}"));
+            }
         }
         self.unflushed = true;
     }
