@@ -496,6 +496,37 @@ async fn reconnect_gives_up_after_max_attempts_and_says_so() {
 }
 
 #[tokio::test]
+async fn an_unauthorized_reconnect_stops_the_loop_and_says_so() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let mut sev = s.events().unwrap();
+    janus.fail_connections_with(Some(janus_client::Error::janus(
+        janus_client::codes::UNAUTHORIZED,
+        "Unauthorized request (wrong or missing secret/token)",
+    )));
+    janus.close_connections();
+    let mut state = client.connection_state();
+    let closed = tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| matches!(s, ConnectionState::Closed { .. })),
+    )
+    .await
+    .expect("the loop stops at once")
+    .unwrap()
+    .clone();
+    match closed {
+        ConnectionState::Closed { reason } => assert!(reason.contains("403"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        next(&mut sev).await,
+        Some(SessionEvent::Closed(CloseReason::TransportClosed(_)))
+    ));
+    // With `max_attempts` unset, reaching `Closed` at all proves the loop stopped on the 403.
+    assert!(client.ping().await.unwrap_err().is_transport_closed());
+}
+
+#[tokio::test]
 async fn closing_the_client_ends_every_stream() {
     let (_janus, client) = setup(no_reconnect()).await;
     let s = client.create_session().await.unwrap();

@@ -166,6 +166,7 @@ struct Inner {
     delay_next: HashMap<String, (usize, Duration)>,
     keep_sessions_on_close: bool,
     refuse_connections: bool,
+    connect_error: Option<Error>,
     requests: Vec<Value>,
 }
 
@@ -232,6 +233,12 @@ impl MockJanus {
     /// Makes `connect` fail (a server that is down).
     pub fn refuse_connections(&self, refuse: bool) {
         self.lock().refuse_connections = refuse;
+    }
+
+    /// Makes `connect` fail with this error (for instance an unauthorized one, which a
+    /// reconnect loop must not retry); `None` restores normal connects.
+    pub fn fail_connections_with(&self, error: Option<Error>) {
+        self.lock().connect_error = error;
     }
 
     /// Pushes an event to a handle; `session_id` and `sender` are filled in.
@@ -326,6 +333,9 @@ impl MockJanus {
 
     fn connect(&self) -> Result<MockTransport, Error> {
         let mut g = self.lock();
+        if let Some(e) = &g.connect_error {
+            return Err(e.clone());
+        }
         if g.refuse_connections {
             return Err(Error::transport("connection refused (mock)"));
         }
