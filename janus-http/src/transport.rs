@@ -60,8 +60,9 @@ struct Health {
 /// and Janus 1.1.2 does not answer a poll when its session is destroyed; it holds the
 /// connection for up to 30 s (a poll aborted by the client stays in CLOSE-WAIT on the server
 /// as long), and at about a thousand such connections it stops accepting new ones. Polling
-/// stops when the last handle's `detached` event arrives, so a session torn down the usual
-/// way (detach, then destroy) leaves no poll behind.
+/// stops after the first reply once no handle is left (a detach went out, or the core
+/// closed the handle), so a session torn down the usual way (detach, then destroy) leaves
+/// no poll behind.
 #[derive(Default)]
 struct PollState {
     handles: HashSet<HandleId>,
@@ -126,22 +127,18 @@ impl Shared {
         self.polls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After a poll reply: forget handles it reports `detached`, and say whether to poll
-    /// again. When not, the task is marked as gone under the same lock, so a handle opened
-    /// concurrently starts a new one.
-    fn keep_polling(&self, session: SessionId, body: &str) -> bool {
-        let detached = if body.contains("\"detached\"") {
-            detached_senders(body)
-        } else {
-            Vec::new()
-        };
+    /// After a poll reply: whether to poll again. Not when the session has no handle left
+    /// (the core said `handle_closed`, or a detach went out); the task is then marked as
+    /// gone under the same lock, so a handle opened concurrently starts a new one.
+    ///
+    /// A `detached` in the reply is left to the core: when the server detaches a handle on
+    /// its own (a session timeout, an admin request), the `timeout` that tells the rest may
+    /// come in a later reply, so this poll must not stop on it.
+    fn keep_polling(&self, session: SessionId) -> bool {
         let mut polls = self.polls();
         let Some(state) = polls.get_mut(&session) else {
             return false;
         };
-        for h in detached {
-            state.handles.remove(&h);
-        }
         if state.handles.is_empty() {
             state.task = None;
             debug!(%session, "no handles left: long poll parked");
@@ -412,10 +409,7 @@ impl Shared {
                                         reason: other.problem().unwrap_or_default(),
                                     },
                                 };
-                                let again = match &event {
-                                    TransportEvent::Frame(text) => self.keep_polling(session, text),
-                                    _ => true,
-                                };
+                                let again = self.keep_polling(session);
                                 if !self.emit(event).await || !again {
                                     return;
                                 }
@@ -658,21 +652,4 @@ impl Transport for HttpTransport {
         while self.posts.join_next().await.is_some() {}
         self.stop.send_replace(true);
     }
-}
-
-/// The `sender` of every `detached` event in a poll reply (one object, or an array of them).
-fn detached_senders(body: &str) -> Vec<HandleId> {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
-        return Vec::new();
-    };
-    let items = match &value {
-        serde_json::Value::Array(items) => items.iter().collect(),
-        other => vec![other],
-    };
-    items
-        .into_iter()
-        .filter(|m| m.get("janus").and_then(|j| j.as_str()) == Some("detached"))
-        .filter_map(|m| m.get("sender").and_then(|s| s.as_u64()))
-        .map(HandleId)
-        .collect()
 }
