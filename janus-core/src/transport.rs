@@ -71,7 +71,9 @@ pub enum TransportEvent {
 ///
 /// Implementations must not wait for replies in [`send`](Transport::send): replies and
 /// events come back through [`recv`](Transport::recv), which must be cancel-safe (the core
-/// polls it inside `select!`).
+/// polls it inside `select!`). The core polls `recv` whenever it is not handling something
+/// else, so a transport may do its work inside `recv` (HTTP runs its requests there): a
+/// request sent may make no progress until `recv` is polled again.
 #[async_trait]
 pub trait Transport: Send + 'static {
     /// Sends, starts sending, or buffers one request.

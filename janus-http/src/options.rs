@@ -51,6 +51,14 @@ pub struct HttpOptions {
     /// the transport reports itself closed, so the client reconnects (and backs off).
     #[serde(with = "humantime_serde")]
     pub unreachable_timeout: Duration,
+    /// How long a session's long poll waits, after a reply, before it is sent again. Events
+    /// that come meanwhile wait on the server and arrive together in the next reply, and a
+    /// `detach` sent in that time (the usual next step after a handle's last event) lets the
+    /// poll park without one more round trip. Any request sent on the session ends the wait
+    /// at once, so events answering requests are not delayed; only events that come on
+    /// their own may be, by up to this long. Zero polls again at once.
+    #[serde(with = "humantime_serde")]
+    pub poll_coalesce: Duration,
     /// Largest reply body accepted; a bigger one is dropped and counted as malformed.
     pub max_body_bytes: usize,
     /// A PEM file of extra CA certificates trusted for `https` (a private CA), on top of
@@ -72,6 +80,7 @@ impl Default for HttpOptions {
             poll_retry_delay: Duration::from_millis(100),
             poll_retry_max_delay: Duration::from_secs(2),
             unreachable_timeout: Duration::from_secs(2),
+            poll_coalesce: Duration::from_millis(5),
             max_body_bytes: 8 * 1024 * 1024,
             tls_ca_file: None,
             api_secret: None,

@@ -1,30 +1,36 @@
-//! The transport: one task per `POST`, one long-poll task per session, and a prober that
-//! decides when the server is gone.
+//! The transport: `POST`s and long polls run inside [`HttpTransport::recv`], and a prober
+//! task decides when the server is gone.
 //!
-//! Every task that produces something pushes it into one bounded channel, which
-//! [`HttpTransport::recv`] drains. Only spawned tasks ever wait on that channel, never
-//! `send`, `recv` or the session callbacks, so the core's connection task (which both sends
-//! and drains) cannot deadlock on it; a full channel just slows the polls down.
+//! Each `POST`, and each round of a session's long poll (one `GET`), is a future owned by
+//! the transport and polled by `recv`, which the core's connection task always awaits when
+//! idle: a reply reaches the core with no task switch in between (the connection's own I/O
+//! runs in reqwest's connection tasks). What a poll round brings decides, in `recv`, whether
+//! and when the next round starts. There are as many futures as requests in flight plus
+//! one per polled session.
+//!
+//! The prober reports an unreachable server through a channel that `recv` also drains.
 
 use async_trait::async_trait;
+use futures::future::{AbortHandle, Abortable};
+use futures::stream::{FuturesUnordered, StreamExt};
 use janus_core::{Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use crate::options::HttpOptions;
 use crate::wire::{describe, read_body, status_error, Body, Urls};
 
-/// Capacity of the channel from the tasks to [`HttpTransport::recv`].
-pub(crate) const EVENT_BUFFER: usize = 1024;
+/// Capacity of the channel from the prober to [`HttpTransport::recv`] (it sends one item).
+pub(crate) const EVENT_BUFFER: usize = 4;
 
 /// Janus closes a `POST` its core has not answered within 10 s, without any reply
 /// (`transports/janus_http.c` returns `MHD_NO`). A connection that closes without a reply
@@ -37,9 +43,52 @@ const DRAIN_LIMIT: usize = 64 * 1024;
 /// The shortest time one reachability probe may take.
 const MIN_PROBE_TIME: Duration = Duration::from_millis(250);
 
-/// What the tasks hand to `recv`.
-pub(crate) enum Item {
+/// What one finished `POST` hands to `recv`: its reply, or why there is none, after a
+/// [`TransportEvent::Malformed`] when the body had to be dropped.
+struct PostDone {
+    malformed: Option<TransportEvent>,
+    event: TransportEvent,
+}
+
+type PostFuture = Pin<Box<dyn Future<Output = PostDone> + Send>>;
+
+/// What comes before the `GET` of a poll round.
+#[derive(Clone, Copy, Debug)]
+enum Pause {
+    /// Nothing: the first round, or one after an empty reply or a client-side timeout.
+    None,
+    /// After a reply with events: up to `poll_coalesce`, ended early by a request on the
+    /// session (`sent` moved on from this value) or by its last handle going away.
+    Coalesce { sent: u64 },
+    /// After a failure.
+    Retry(Duration),
+}
+
+/// How one round of a session's long poll ended.
+enum PollOutcome {
+    /// A reply to hand to the core (a frame, or a `Malformed`).
     Event(TransportEvent),
+    /// Nothing to hand over (an empty body, a client-side timeout): poll again at once.
+    Again,
+    /// No handle was left after the pause: no `GET` was sent.
+    Parked,
+    /// 404 or 403: the session is gone for this transport.
+    Gone(String),
+    /// A failure worth retrying after a delay.
+    Failed(String),
+}
+
+struct PollRound {
+    session: SessionId,
+    outcome: PollOutcome,
+    /// The retry delay in force after this round.
+    delay: Duration,
+}
+
+type PollFuture = Abortable<Pin<Box<dyn Future<Output = PollRound> + Send>>>;
+
+/// What the prober hands to `recv`.
+pub(crate) enum Item {
     /// The server is unreachable: `recv` returns this error and the core reconnects.
     Closed(Error),
 }
@@ -66,7 +115,12 @@ struct Health {
 #[derive(Default)]
 struct PollState {
     handles: HashSet<HandleId>,
-    task: Option<AbortHandle>,
+    /// The round in flight; `None` while the session is not polled.
+    round: Option<AbortHandle>,
+    /// Requests sent on the session so far: one sent during a pause ends it.
+    sent: u64,
+    /// Wakes a paused round when `sent` moves or the last handle goes.
+    wake: Arc<Notify>,
 }
 
 /// What the tasks of one transport share.
@@ -75,12 +129,13 @@ pub(crate) struct Shared {
     pub(crate) urls: Urls,
     pub(crate) options: Arc<HttpOptions>,
     pub(crate) events: mpsc::Sender<Item>,
-    /// Turns true (or loses its sender) when the transport closes; every task ends then.
+    /// Turns true (or loses its sender) when the transport closes; the prober ends then.
     pub(crate) stop: watch::Receiver<bool>,
     health: Mutex<Health>,
     /// A long poll of this transport was refused with 403 already.
     poll_refused: AtomicBool,
-    /// Sessions, their handles and their poll tasks.
+    /// Sessions, their handles and their poll rounds. Shared with the rounds, which look
+    /// at it at the end of a pause.
     polls: Mutex<HashMap<SessionId, PollState>>,
 }
 
@@ -125,31 +180,6 @@ impl Shared {
     fn polls(&self) -> MutexGuard<'_, HashMap<SessionId, PollState>> {
         // Never held across an await.
         self.polls.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// After a poll reply: whether to poll again. Not when the session has no handle left
-    /// (the core said `handle_closed`, or a detach went out); the task is then marked as
-    /// gone under the same lock, so a handle opened concurrently starts a new one.
-    ///
-    /// A `detached` in the reply is left to the core: when the server detaches a handle on
-    /// its own (a session timeout, an admin request), the `timeout` that tells the rest may
-    /// come in a later reply, so this poll must not stop on it.
-    fn keep_polling(&self, session: SessionId) -> bool {
-        let mut polls = self.polls();
-        let Some(state) = polls.get_mut(&session) else {
-            return false;
-        };
-        if state.handles.is_empty() {
-            state.task = None;
-            debug!(%session, "no handles left: long poll parked");
-            return false;
-        }
-        true
-    }
-
-    /// Hands an event to `recv`; false when nobody will ever read it.
-    async fn emit(&self, event: TransportEvent) -> bool {
-        self.events.send(Item::Event(event)).await.is_ok()
     }
 
     /// The server answered: whatever failed before is over.
@@ -250,8 +280,8 @@ impl Shared {
         }
     }
 
-    /// Sends one request and hands its reply (or why there is none) to `recv`.
-    async fn post(self: Arc<Self>, msg: OutgoingMessage) {
+    /// Sends one request; its reply, or why there is none.
+    async fn post(self: Arc<Self>, msg: OutgoingMessage) -> PostDone {
         let OutgoingMessage {
             janus,
             transaction,
@@ -270,8 +300,9 @@ impl Shared {
             .body(json)
             .send()
             .await;
+        let mut malformed = None;
         let result = match sent {
-            Ok(resp) => self.post_reply(resp, started).await,
+            Ok(resp) => self.post_reply(resp, started, &mut malformed).await,
             Err(e) => Err(self.post_error(e, started)),
         };
         let event = match result {
@@ -281,13 +312,14 @@ impl Shared {
                 TransportEvent::RequestFailed { transaction, error }
             }
         };
-        self.emit(event).await;
+        PostDone { malformed, event }
     }
 
     async fn post_reply(
         self: &Arc<Self>,
         resp: reqwest::Response,
         started: Instant,
+        malformed: &mut Option<TransportEvent>,
     ) -> Result<TransportEvent, Error> {
         let status = resp.status();
         if !status.is_success() {
@@ -315,10 +347,9 @@ impl Shared {
                 let reason = body.problem().unwrap_or_default();
                 // Counted as malformed by the core, and the request fails at once instead
                 // of waiting for its timeout.
-                self.emit(TransportEvent::Malformed {
+                *malformed = Some(TransportEvent::Malformed {
                     reason: reason.clone(),
-                })
-                .await;
+                });
                 Err(Error::protocol(reason))
             }
             Err(e) => Err(self.post_error(e, started)),
@@ -350,9 +381,52 @@ impl Shared {
         }
     }
 
-    /// The long poll of one session, until the session is gone or the transport closes.
-    async fn poll_loop(self: Arc<Self>, session: SessionId) {
+    /// Whether a paused round should stop waiting: a request went out on the session since
+    /// the pause began, or no handle is left.
+    fn pause_over(&self, session: SessionId, sent: u64) -> bool {
+        self.polls()
+            .get(&session)
+            .is_none_or(|p| p.sent != sent || p.handles.is_empty())
+    }
+
+    /// One round of the long poll of `session`: the pause, then one `GET`.
+    async fn poll_round(
+        self: Arc<Self>,
+        session: SessionId,
+        pause: Pause,
+        mut delay: Duration,
+    ) -> PollRound {
         let options = &self.options;
+        let round = |outcome, delay| PollRound {
+            session,
+            outcome,
+            delay,
+        };
+        match pause {
+            Pause::None => {}
+            Pause::Retry(d) => tokio::time::sleep(d).await,
+            Pause::Coalesce { sent } => {
+                let wake = self.polls().get(&session).map(|p| p.wake.clone());
+                if let Some(wake) = wake {
+                    // Made before the check, so a request sent after it wakes this
+                    // (`notify_waiters` reaches every `Notified` made before it).
+                    let woken = wake.notified();
+                    if !self.pause_over(session, sent) {
+                        tokio::select! {
+                            () = tokio::time::sleep(options.poll_coalesce) => {}
+                            () = woken => {}
+                        }
+                    }
+                }
+                if self
+                    .polls()
+                    .get(&session)
+                    .is_none_or(|p| p.handles.is_empty())
+                {
+                    return round(PollOutcome::Parked, delay);
+                }
+            }
+        }
         // Carries the secrets: never logged.
         let url = self.urls.poll(
             session,
@@ -360,96 +434,78 @@ impl Shared {
             options.api_secret.as_ref(),
             options.token.as_ref(),
         );
-        let mut delay = options.poll_retry_delay;
-        debug!(%session, "long poll started");
-        loop {
-            let sent = self
-                .client
-                .get(url.clone())
-                .timeout(options.long_poll_timeout)
-                .send()
-                .await;
-            let failure = match sent {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-                        self.reachable();
-                        let reason = if status == StatusCode::NOT_FOUND {
-                            "the long poll got HTTP 404: the session no longer exists"
-                        } else {
-                            // Without a working poll the session gets no events: report it
-                            // rather than poll in vain. Credentials that work for POSTs but
-                            // not for polls would make a client that re-creates lost sessions
-                            // loop (create, poll, 403, ...): from the second refusal on, slow
-                            // that down.
-                            if self.poll_refused.swap(true, Ordering::Relaxed) {
-                                tokio::time::sleep(options.poll_retry_max_delay).await;
-                            }
-                            "the long poll was refused (HTTP 403): check the api_secret and token of HttpOptions"
-                        };
-                        info!(%session, %reason, "long poll stopped");
-                        self.emit(TransportEvent::SessionGone {
-                            session,
-                            reason: reason.to_string(),
-                        })
-                        .await;
-                        return;
-                    }
-                    if status.is_success() {
-                        match read_body(resp, options.max_body_bytes).await {
-                            Ok(body) => {
-                                self.reachable();
-                                delay = options.poll_retry_delay;
-                                let event = match body {
-                                    Body::Text(text) if text.trim().is_empty() => continue,
-                                    // One event, or an array of up to `maxev` (keepalives
-                                    // included): the core decodes both.
-                                    Body::Text(text) => TransportEvent::Frame(text),
-                                    other => TransportEvent::Malformed {
-                                        reason: other.problem().unwrap_or_default(),
-                                    },
-                                };
-                                let again = self.keep_polling(session);
-                                if !self.emit(event).await || !again {
-                                    return;
-                                }
-                                // Poll again at once: a GET only counts as activity when it
-                                // arrives, and events wait on the server meanwhile.
-                                continue;
-                            }
-                            Err(e) if e.is_timeout() => {
-                                debug!(%session, "long poll body timed out; polling again");
-                                continue;
-                            }
-                            Err(e) => {
-                                let why = describe(e);
-                                self.unreachable(&why);
-                                why
-                            }
-                        }
+        let sent = self
+            .client
+            .get(url)
+            .timeout(options.long_poll_timeout)
+            .send()
+            .await;
+        let failure = match sent {
+            Ok(resp) => {
+                let status = resp.status();
+                if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
+                    self.reachable();
+                    let reason = if status == StatusCode::NOT_FOUND {
+                        "the long poll got HTTP 404: the session no longer exists"
                     } else {
-                        let why = format!("the long poll got HTTP {status}");
-                        if status.is_server_error() {
-                            self.unreachable(&why);
+                        // Without a working poll the session gets no events: report it
+                        // rather than poll in vain. Credentials that work for POSTs but not
+                        // for polls would make a client that re-creates lost sessions loop
+                        // (create, poll, 403, ...): from the second refusal on, slow that
+                        // down.
+                        if self.poll_refused.swap(true, Ordering::Relaxed) {
+                            tokio::time::sleep(options.poll_retry_max_delay).await;
                         }
-                        let _ = read_body(resp, DRAIN_LIMIT).await;
-                        why
+                        "the long poll was refused (HTTP 403): check the api_secret and token of HttpOptions"
+                    };
+                    return round(PollOutcome::Gone(reason.to_string()), delay);
+                }
+                if status.is_success() {
+                    match read_body(resp, options.max_body_bytes).await {
+                        Ok(body) => {
+                            self.reachable();
+                            delay = options.poll_retry_delay;
+                            let outcome = match body {
+                                Body::Text(text) if text.trim().is_empty() => PollOutcome::Again,
+                                // One event, or an array of up to `maxev` (keepalives
+                                // included): the core decodes both.
+                                Body::Text(text) => PollOutcome::Event(TransportEvent::Frame(text)),
+                                other => PollOutcome::Event(TransportEvent::Malformed {
+                                    reason: other.problem().unwrap_or_default(),
+                                }),
+                            };
+                            return round(outcome, delay);
+                        }
+                        Err(e) if e.is_timeout() => {
+                            debug!(%session, "long poll body timed out; polling again");
+                            return round(PollOutcome::Again, delay);
+                        }
+                        Err(e) => {
+                            let why = describe(e);
+                            self.unreachable(&why);
+                            why
+                        }
                     }
-                }
-                Err(e) if e.is_timeout() && !e.is_connect() => {
-                    debug!(%session, limit = ?options.long_poll_timeout, "no long-poll reply in time; polling again");
-                    continue;
-                }
-                Err(e) => {
-                    let why = describe(e);
-                    self.unreachable(&why);
+                } else {
+                    let why = format!("the long poll got HTTP {status}");
+                    if status.is_server_error() {
+                        self.unreachable(&why);
+                    }
+                    let _ = read_body(resp, DRAIN_LIMIT).await;
                     why
                 }
-            };
-            debug!(%session, error = %failure, retry_in = ?delay, "long poll failed");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(options.poll_retry_max_delay);
-        }
+            }
+            Err(e) if e.is_timeout() && !e.is_connect() => {
+                debug!(%session, limit = ?options.long_poll_timeout, "no long-poll reply in time; polling again");
+                return round(PollOutcome::Again, delay);
+            }
+            Err(e) => {
+                let why = describe(e);
+                self.unreachable(&why);
+                why
+            }
+        };
+        round(PollOutcome::Failed(failure), delay)
     }
 }
 
@@ -477,8 +533,12 @@ pub struct HttpTransport {
     shared: Arc<Shared>,
     events: mpsc::Receiver<Item>,
     stop: watch::Sender<bool>,
-    posts: JoinSet<()>,
-    polls: JoinSet<()>,
+    /// The requests in flight, polled by `recv`.
+    posts: FuturesUnordered<PostFuture>,
+    /// The poll rounds in flight (one per polled session), polled by `recv`.
+    rounds: FuturesUnordered<PollFuture>,
+    /// What finished requests and rounds brought and `recv` has not handed out yet.
+    ready: VecDeque<TransportEvent>,
     closed: Option<Error>,
 }
 
@@ -503,19 +563,20 @@ impl HttpTransport {
             shared,
             events,
             stop,
-            posts: JoinSet::new(),
-            polls: JoinSet::new(),
+            posts: FuturesUnordered::new(),
+            rounds: FuturesUnordered::new(),
+            ready: VecDeque::new(),
             closed: None,
         }
     }
 
-    /// The sessions whose long poll is running.
+    /// The sessions being polled.
     pub fn polled_sessions(&self) -> Vec<SessionId> {
         let mut v: Vec<SessionId> = self
             .shared
             .polls()
             .iter()
-            .filter(|(_, p)| p.task.as_ref().is_some_and(|t| !t.is_finished()))
+            .filter(|(_, p)| p.round.is_some())
             .map(|(s, _)| *s)
             .collect();
         v.sort();
@@ -524,45 +585,105 @@ impl HttpTransport {
 
     /// Starts the poll of `session` unless it runs or the session has no handle.
     fn ensure_poll(&mut self, session: SessionId) {
+        let running = self
+            .shared
+            .polls()
+            .get(&session)
+            .is_none_or(|p| p.round.is_some());
+        if !running {
+            self.next_round(session, Pause::None, self.shared.options.poll_retry_delay);
+        }
+    }
+
+    /// Starts the next round of the poll of `session`, or parks the poll when the session
+    /// has no handle left (or is gone).
+    fn next_round(&mut self, session: SessionId, pause: Pause, delay: Duration) {
         if self.closed.is_some() {
             return;
         }
-        while self.polls.try_join_next().is_some() {}
         let mut polls = self.shared.polls();
         let Some(state) = polls.get_mut(&session) else {
             return;
         };
-        if state.handles.is_empty() || state.task.as_ref().is_some_and(|t| !t.is_finished()) {
+        if state.handles.is_empty() {
+            if state.round.take().is_some() {
+                debug!(%session, "no handles left: long poll parked");
+            }
             return;
         }
-        let shared = self.shared.clone();
-        state.task = Some(
-            self.polls
-                .spawn(guarded(self.stop.subscribe(), shared.poll_loop(session))),
-        );
+        let pause = match pause {
+            Pause::Coalesce { .. } if self.shared.options.poll_coalesce.is_zero() => Pause::None,
+            // Counted from now: a request sent after this ends the pause.
+            Pause::Coalesce { .. } => Pause::Coalesce { sent: state.sent },
+            other => other,
+        };
+        let (abort, registration) = AbortHandle::new_pair();
+        let round: Pin<Box<dyn Future<Output = PollRound> + Send>> =
+            Box::pin(self.shared.clone().poll_round(session, pause, delay));
+        self.rounds.push(Abortable::new(round, registration));
+        if state.round.replace(abort).is_none() {
+            debug!(%session, "long poll started");
+        }
+    }
+
+    /// Takes in what a poll round brought and starts the next one.
+    fn after_round(&mut self, round: PollRound) {
+        let PollRound {
+            session,
+            outcome,
+            delay,
+        } = round;
+        let options = &self.shared.options;
+        let (pause, delay) = match outcome {
+            PollOutcome::Event(event) => {
+                self.ready.push_back(event);
+                // Events wait on the server meanwhile; see `poll_coalesce`.
+                (Pause::Coalesce { sent: 0 }, delay)
+            }
+            // `next_round` parks it unless a handle came meanwhile.
+            PollOutcome::Again | PollOutcome::Parked => (Pause::None, delay),
+            PollOutcome::Gone(reason) => {
+                info!(%session, %reason, "long poll stopped");
+                if let Some(p) = self.shared.polls().get_mut(&session) {
+                    p.round = None;
+                }
+                self.ready
+                    .push_back(TransportEvent::SessionGone { session, reason });
+                return;
+            }
+            PollOutcome::Failed(error) => {
+                debug!(%session, %error, retry_in = ?delay, "long poll failed");
+                (
+                    Pause::Retry(delay),
+                    (delay * 2).min(options.poll_retry_max_delay),
+                )
+            }
+        };
+        self.next_round(session, pause, delay);
     }
 
     /// Ends every poll.
     fn stop_polls(&mut self) {
         for (_, p) in self.shared.polls().drain() {
-            if let Some(t) = p.task {
-                t.abort();
+            if let Some(round) = p.round {
+                round.abort();
             }
         }
-        self.polls.abort_all();
+        self.rounds.clear();
     }
 
-    /// Ends every task at once.
+    /// Ends all work at once.
     fn stop_tasks(&mut self) {
         self.stop.send_replace(true);
         self.stop_polls();
-        self.posts.abort_all();
+        self.posts.clear();
+        self.ready.clear();
     }
 }
 
 impl Drop for HttpTransport {
     fn drop(&mut self) {
-        // The join sets abort their tasks when dropped; the prober watches `stop`.
+        // Requests and polls are dropped with the transport; the prober watches `stop`.
         self.stop.send_replace(true);
     }
 }
@@ -573,36 +694,61 @@ impl Transport for HttpTransport {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        while self.posts.try_join_next().is_some() {}
-        if msg.janus == "detach" {
-            // Stop wanting events for it now: the poll then parks after the plugin's last
-            // event instead of waiting for `detached` too (one GET less per detach). If the
-            // detach fails, the core says `handle_opened` again.
-            if let (Some(s), Some(h)) = (msg.session_id, msg.handle_id) {
-                if let Some(p) = self.shared.polls().get_mut(&s) {
-                    p.handles.remove(&h);
+        if let Some(s) = msg.session_id {
+            if let Some(p) = self.shared.polls().get_mut(&s) {
+                if msg.janus == "detach" {
+                    // Stop wanting events for it now: the poll then parks after the plugin's
+                    // last event instead of waiting for `detached` too (one GET less per
+                    // detach). If the detach fails, the core says `handle_opened` again.
+                    if let Some(h) = msg.handle_id {
+                        p.handles.remove(&h);
+                    }
                 }
+                // A request may bring events: end the poll's pause.
+                p.sent = p.sent.wrapping_add(1);
+                p.wake.notify_waiters();
             }
         }
-        let shared = self.shared.clone();
-        self.posts
-            .spawn(guarded(self.stop.subscribe(), shared.post(msg)));
+        // Polled by `recv`.
+        self.posts.push(Box::pin(self.shared.clone().post(msg)));
         Ok(())
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {
-        if let Some(e) = &self.closed {
-            return Err(e.clone());
+        loop {
+            if let Some(e) = &self.closed {
+                return Err(e.clone());
+            }
+            if let Some(event) = self.ready.pop_front() {
+                return Ok(event);
+            }
+            // Cancel-safe: requests and rounds stay in their sets until done, what they
+            // bring goes to `ready` before anything else is awaited, and nothing is taken
+            // from the channel before it yields an item. Not biased: neither set starves.
+            tokio::select! {
+                Some(done) = self.posts.next(), if !self.posts.is_empty() => {
+                    if let Some(malformed) = done.malformed {
+                        self.ready.push_back(malformed);
+                    }
+                    self.ready.push_back(done.event);
+                }
+                Some(round) = self.rounds.next(), if !self.rounds.is_empty() => {
+                    // An aborted round (its session closed) brings nothing.
+                    if let Ok(round) = round {
+                        self.after_round(round);
+                    }
+                }
+                item = self.events.recv() => {
+                    let error = match item {
+                        Some(Item::Closed(e)) => e,
+                        None => Error::transport_closed("the transport was closed", false),
+                    };
+                    self.stop_tasks();
+                    self.closed = Some(error.clone());
+                    return Err(error);
+                }
+            }
         }
-        // Cancel-safe: nothing happens before the channel yields an item.
-        let error = match self.events.recv().await {
-            Some(Item::Event(event)) => return Ok(event),
-            Some(Item::Closed(e)) => e,
-            None => Error::transport_closed("the transport was closed", false),
-        };
-        self.stop_tasks();
-        self.closed = Some(error.clone());
-        Err(error)
     }
 
     fn session_opened(&mut self, session: SessionId) {
@@ -615,8 +761,8 @@ impl Transport for HttpTransport {
 
     fn session_closed(&mut self, session: SessionId) {
         let removed = self.shared.polls().remove(&session);
-        if let Some(task) = removed.and_then(|p| p.task) {
-            task.abort();
+        if let Some(round) = removed.and_then(|p| p.round) {
+            round.abort();
             debug!(%session, "long poll stopped");
         }
     }
@@ -635,21 +781,22 @@ impl Transport for HttpTransport {
     }
 
     fn handle_closed(&mut self, session: SessionId, handle: HandleId) {
-        // The poll itself stops when it sees the `detached` event, or at the next reply.
+        // The poll parks at its next reply, or at once if it is paused.
         if let Some(p) = self.shared.polls().get_mut(&session) {
             p.handles.remove(&handle);
+            p.wake.notify_waiters();
         }
     }
 
     async fn close(&mut self) {
         self.closed
             .get_or_insert_with(|| Error::transport_closed("the transport was closed", false));
-        // Nothing more is wanted from the tasks: their deliveries fail at once from now on.
         self.events.close();
         self.stop_polls();
         // Requests already on their way (a last `destroy` or `detach`) may finish; the core
         // bounds how long it waits for this, and dropping the transport aborts them.
-        while self.posts.join_next().await.is_some() {}
+        while self.posts.next().await.is_some() {}
+        self.ready.clear();
         self.stop.send_replace(true);
     }
 }

@@ -71,6 +71,34 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
     }
 }
 
+/// Polls `recv` (which runs the transport's requests and long polls) until `f` holds; what
+/// it brought meanwhile.
+async fn pump_until(
+    t: &mut HttpTransport,
+    what: &str,
+    f: impl Fn() -> bool,
+) -> Vec<TransportEvent> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        if let Ok(ev) = timeout(Duration::from_millis(10), t.recv()).await {
+            got.push(ev.expect("the transport closed"));
+        }
+    }
+    got
+}
+
+/// Polls `recv` for `d`; what it brought.
+async fn pump_for(t: &mut HttpTransport, d: Duration) -> Vec<TransportEvent> {
+    let end = Instant::now() + d;
+    let mut got = Vec::new();
+    while let Ok(ev) = tokio::time::timeout_at(end, t.recv()).await {
+        got.push(ev.expect("the transport closed"));
+    }
+    got
+}
+
 fn frame(ev: TransportEvent) -> String {
     match ev {
         TransportEvent::Frame(text) => text,
@@ -136,7 +164,8 @@ async fn send_does_not_wait_for_the_reply() {
             .unwrap();
     }
     assert!(started.elapsed() < Duration::from_millis(500));
-    wait_until("5 requests in flight", || server.hanging() == 5).await;
+    let got = pump_until(&mut t, "5 requests in flight", || server.hanging() == 5).await;
+    assert!(got.is_empty(), "{got:?}");
     drop(t);
     wait_until("the requests are abandoned", || server.hanging() == 0).await;
 }
@@ -169,8 +198,8 @@ async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(7), HandleId(1));
     assert_eq!(frame(next(&mut t).await), ARRAY);
-    // Polled again at once, and only once.
-    wait_until("the second poll", || server.hanging() == 1).await;
+    // Polled again (after `poll_coalesce`), and only once.
+    pump_until(&mut t, "the second poll", || server.hanging() == 1).await;
     let gets: Vec<Req> = server
         .requests()
         .into_iter()
@@ -186,7 +215,9 @@ async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(7), HandleId(1));
     assert_eq!(t.polled_sessions(), vec![SessionId(7)]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(pump_for(&mut t, Duration::from_millis(100))
+        .await
+        .is_empty());
     assert_eq!(server.count("GET", "/janus/7"), 2);
 }
 
@@ -210,7 +241,9 @@ async fn poll_404_reports_the_session_gone_and_stops() {
         }
         other => panic!("expected SessionGone, got {other:?}"),
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(pump_for(&mut t, Duration::from_millis(200))
+        .await
+        .is_empty());
     assert_eq!(
         server.count("GET", "/janus/9"),
         1,
@@ -337,7 +370,72 @@ async fn oversized_and_binary_bodies_are_malformed() {
         TransportEvent::Malformed { .. }
     ));
     // The poll goes on after a malformed reply.
-    wait_until("the next poll", || server.hanging() == 1).await;
+    pump_until(&mut t, "the next poll", || server.hanging() == 1).await;
+}
+
+#[tokio::test]
+async fn after_events_the_poll_pauses_until_a_request_or_poll_coalesce() {
+    let polls4 = Arc::new(AtomicUsize::new(0));
+    let p4 = polls4.clone();
+    let server = TestServer::start(move |req: Req| {
+        let p4 = p4.clone();
+        async move {
+            match (req.method.as_str(), req.path()) {
+                ("GET", "/janus/info") => info(),
+                // Polls answer at once with an event, except session 4's after its first.
+                ("GET", "/janus/4") if p4.fetch_add(1, Ordering::SeqCst) > 0 => Reply::Hang,
+                ("GET", _) => Reply::Json(200, r#"[{"janus":"event","sender":1}]"#.into()),
+                _ => Reply::Json(200, r#"{"janus":"ack","transaction":"x"}"#.into()),
+            }
+        }
+    })
+    .await;
+    let options = HttpOptions {
+        poll_coalesce: Duration::from_millis(1500),
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    t.session_opened(SessionId(4));
+    t.handle_opened(SessionId(4), HandleId(1));
+    assert!(matches!(next(&mut t).await, TransportEvent::Frame(_)));
+    // Paused: no second GET yet.
+    pump_for(&mut t, Duration::from_millis(300)).await;
+    assert_eq!(server.count("GET", "/janus/4"), 1);
+    // A request on the session ends the pause at once.
+    let sent = Instant::now();
+    t.send(out("message", "m", Some(4), Some(1))).await.unwrap();
+    pump_until(&mut t, "the poll after the request", || {
+        server.count("GET", "/janus/4") == 2
+    })
+    .await;
+    assert!(
+        sent.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        sent.elapsed()
+    );
+    t.session_closed(SessionId(4));
+
+    // Without a request, the pause ends after `poll_coalesce`.
+    t.session_opened(SessionId(5));
+    t.handle_opened(SessionId(5), HandleId(1));
+    let first = Instant::now();
+    assert!(matches!(next(&mut t).await, TransportEvent::Frame(_)));
+    assert!(matches!(next(&mut t).await, TransportEvent::Frame(_)));
+    assert!(
+        first.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        first.elapsed()
+    );
+    assert_eq!(server.count("GET", "/janus/5"), 2);
+
+    // A detach during the pause parks the poll: no GET after the event.
+    let gets = server.count("GET", "/janus/5");
+    t.send(out("detach", "d", Some(5), Some(1))).await.unwrap();
+    let got = pump_for(&mut t, Duration::from_millis(300)).await;
+    assert_eq!(got.len(), 1, "{got:?}"); // the detach's reply
+    assert!(t.polled_sessions().is_empty());
+    pump_for(&mut t, Duration::from_millis(1500)).await;
+    assert_eq!(server.count("GET", "/janus/5"), gets);
 }
 
 #[tokio::test]
@@ -356,14 +454,19 @@ async fn poll_stops_on_session_closed() {
     t.session_opened(SessionId(6));
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(6), HandleId(1));
-    wait_until("two polls", || server.hanging() == 2).await;
+    pump_until(&mut t, "two polls", || server.hanging() == 2).await;
     t.session_closed(SessionId(5));
-    wait_until("the poll of session 5 ends", || server.hanging() == 1).await;
+    pump_until(&mut t, "the poll of session 5 ends", || {
+        server.hanging() == 1
+    })
+    .await;
     assert_eq!(t.polled_sessions(), vec![SessionId(6)]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(pump_for(&mut t, Duration::from_millis(100))
+        .await
+        .is_empty());
     assert_eq!(server.count("GET", "/janus/5"), 1);
     t.session_closed(SessionId(6));
-    wait_until("no poll left", || server.hanging() == 0).await;
+    pump_until(&mut t, "no poll left", || server.hanging() == 0).await;
 }
 
 #[tokio::test]
@@ -388,32 +491,35 @@ async fn poll_parks_when_no_handle_is_left_and_resumes_on_attach() {
     let mut t = open(&server, fast()).await;
     // No handle yet: nothing to poll for.
     t.session_opened(SessionId(8));
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(pump_for(&mut t, Duration::from_millis(100))
+        .await
+        .is_empty());
     assert_eq!(server.count("GET", "/janus/8"), 0);
     t.handle_opened(SessionId(8), HandleId(1));
     assert!(matches!(next(&mut t).await, TransportEvent::Frame(_)));
     // The detach goes out: the poll stops after its current reply.
     t.send(out("detach", "5", Some(8), Some(1))).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pump_for(&mut t, Duration::from_millis(200)).await;
     let parked_at = server.count("GET", "/janus/8");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pump_for(&mut t, Duration::from_millis(200)).await;
     assert_eq!(server.count("GET", "/janus/8"), parked_at, "still polling");
     assert!(t.polled_sessions().is_empty());
     // A new handle resumes it; the core closing it parks it again.
     t.handle_opened(SessionId(8), HandleId(2));
-    wait_until("the poll resumes", || {
+    pump_until(&mut t, "the poll resumes", || {
         server.count("GET", "/janus/8") > parked_at
     })
     .await;
     t.handle_closed(SessionId(8), HandleId(2));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pump_for(&mut t, Duration::from_millis(200)).await;
     let parked_again = server.count("GET", "/janus/8");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    pump_for(&mut t, Duration::from_millis(200)).await;
     assert_eq!(
         server.count("GET", "/janus/8"),
         parked_again,
         "still polling"
     );
+    assert!(t.polled_sessions().is_empty());
     t.session_closed(SessionId(8));
 }
 
@@ -431,7 +537,7 @@ async fn dropping_or_closing_the_transport_ends_its_tasks() {
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(1), HandleId(1));
     t.send(out("message", "1", Some(1), Some(2))).await.unwrap();
-    wait_until("a poll and a request", || server.hanging() == 2).await;
+    pump_until(&mut t, "a poll and a request", || server.hanging() == 2).await;
     drop(t);
     wait_until("everything ends on drop", || server.hanging() == 0).await;
 
@@ -440,7 +546,7 @@ async fn dropping_or_closing_the_transport_ends_its_tasks() {
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(1), HandleId(1));
     t.send(out("message", "2", Some(1), Some(2))).await.unwrap();
-    wait_until("a poll and a request", || server.hanging() == 2).await;
+    pump_until(&mut t, "a poll and a request", || server.hanging() == 2).await;
     // The core bounds `close`; a request that never ends is dropped with the transport.
     assert!(timeout(Duration::from_millis(200), t.close())
         .await
@@ -512,7 +618,7 @@ async fn an_unreachable_server_closes_the_transport() {
     t.session_opened(SessionId(1));
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(1), HandleId(1));
-    wait_until("the poll", || server.hanging() == 1).await;
+    pump_until(&mut t, "the poll", || server.hanging() == 1).await;
     let started = Instant::now();
     server.stop().await;
     // A request to the dead server fails at once, without a status.
@@ -640,8 +746,13 @@ async fn https_with_a_private_ca() {
 async fn a_whole_lifecycle_through_the_client() {
     let janus = fake_janus::FakeJanus::new(Duration::from_secs(2));
     let server = TestServer::start(janus.handler()).await;
-    let connector =
-        HttpConnector::new(server.base.clone(), HttpOptions { maxev: 3, ..fast() }).unwrap();
+    // A pause long enough that only requests can end it: the GET count below is exact.
+    let options = HttpOptions {
+        maxev: 3,
+        poll_coalesce: Duration::from_secs(10),
+        ..fast()
+    };
+    let connector = HttpConnector::new(server.base.clone(), options).unwrap();
     let client = Client::connect(Arc::new(connector), ClientOptions::default())
         .await
         .unwrap();
@@ -677,7 +788,9 @@ async fn a_whole_lifecycle_through_the_client() {
         "{} connections for a lifecycle",
         server.connections()
     );
-    assert!(polls >= 1);
+    // One GET per message's event, sent when the message goes out (ending the pause after
+    // the previous event); none after the last event, as the detach parks the poll.
+    assert_eq!(polls, 3, "{:?}", server.requests());
     client.close().await;
 }
 
