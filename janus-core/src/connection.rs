@@ -12,6 +12,7 @@ use futures::FutureExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,6 +151,9 @@ type Connecting = BoxFuture<'static, Result<Box<dyn Transport>, Error>>;
 /// Commands taken in one go before the writes are flushed.
 const COMMAND_BATCH: usize = 64;
 
+/// Transport events taken in one turn of the connection task's loop, after the first.
+const TRANSPORT_BATCH: usize = 32;
+
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     transport: Option<Box<dyn Transport>>,
@@ -181,6 +185,15 @@ async fn connected(c: &mut Option<Connecting>) -> Result<Box<dyn Transport>, Err
         Some(f) => f.await,
         None => futures::future::pending().await,
     }
+}
+
+/// `fut` bounded by `limit` (`None` when that passed). The timer, and its clock read, only
+/// when `fut` does not complete at once, as a write or flush almost always does.
+async fn bounded<F: Future + Unpin>(limit: Duration, mut fut: F) -> Option<F::Output> {
+    if let Some(out) = (&mut fut).now_or_never() {
+        return Some(out);
+    }
+    tokio::time::timeout(limit, fut).await.ok()
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -235,6 +248,17 @@ impl Driver {
                 biased;
                 ev = recv_from(&mut self.transport) => {
                     self.on_transport(ev).await;
+                    // Take what else has arrived without another turn of the loop: under
+                    // load several replies are ready at once. Bounded, so commands are
+                    // never starved. `recv` is cancel-safe, and the next turn polls it
+                    // again with this task's waker before waiting.
+                    for _ in 0..TRANSPORT_BATCH {
+                        let Some(t) = self.transport.as_mut() else { break };
+                        match t.recv().now_or_never() {
+                            Some(ev) => self.on_transport(ev).await,
+                            None => break,
+                        }
+                    }
                 }
                 cmd = self.commands.recv() => match cmd {
                     Some(Command::Shutdown(done)) => {
@@ -284,12 +308,12 @@ impl Driver {
             if std::mem::take(&mut self.unflushed) {
                 if let Some(t) = self.transport.as_mut() {
                     let limit = self.options.request_timeout;
-                    match tokio::time::timeout(limit, t.flush()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
+                    match bounded(limit, t.flush()).await {
+                        Some(Ok(())) => {}
+                        Some(Err(e)) => {
                             self.broken.get_or_insert(e.to_string());
                         }
-                        Err(_) => {
+                        None => {
                             self.broken.get_or_insert(format!(
                                 "a write did not complete within {limit:?}"
                             ));
@@ -431,15 +455,15 @@ impl Driver {
             return;
         };
         // A peer that stops reading fills the socket: bounded, so the task never hangs in a
-        // write (the timer is only armed if the write does not complete at once).
+        // write.
         let limit = self.options.request_timeout;
-        match tokio::time::timeout(limit, t.send(req.msg)).await {
-            Ok(Ok(())) => {}
+        match bounded(limit, t.send(req.msg)).await {
+            Some(Ok(())) => {}
             // Handled by the main loop, which owns the reconnect.
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 self.broken.get_or_insert(e.to_string());
             }
-            Err(_) => {
+            None => {
                 self.broken
                     .get_or_insert(format!("a write did not complete within {limit:?}"));
             }
