@@ -56,7 +56,7 @@ pub struct HttpOptions {
     /// `detach` sent in that time (the usual next step after a handle's last event) lets the
     /// poll park without one more round trip. Any request sent on the session ends the wait
     /// at once, so events answering requests are not delayed; only events that come on
-    /// their own may be, by up to this long. Zero polls again at once.
+    /// their own may be, by up to this long. Zero polls again at once; at most 1 s.
     #[serde(with = "humantime_serde")]
     pub poll_coalesce: Duration,
     /// Largest reply body accepted; a bigger one is dropped and counted as malformed.
@@ -69,6 +69,9 @@ pub struct HttpOptions {
     /// `token` sent in the long poll's query string.
     pub token: Option<Secret>,
 }
+
+/// The longest [`HttpOptions::poll_coalesce`] accepted: a pause is meant to be short.
+pub(crate) const MAX_POLL_COALESCE: Duration = Duration::from_secs(1);
 
 impl Default for HttpOptions {
     fn default() -> Self {
@@ -97,6 +100,11 @@ impl HttpOptions {
         }
         if self.max_body_bytes == 0 {
             return Err(Error::config("max_body_bytes must be at least 1"));
+        }
+        if self.poll_coalesce > MAX_POLL_COALESCE {
+            return Err(Error::config(format!(
+                "poll_coalesce must be at most {MAX_POLL_COALESCE:?}"
+            )));
         }
         for (name, d) in [
             ("long_poll_timeout", self.long_poll_timeout),
