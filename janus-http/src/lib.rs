@@ -2,12 +2,14 @@
 //! (`janus.transport.http`, port 8088 `/janus` by default, or the Admin API at `/admin`).
 //!
 //! - Each request is a `POST` of compact JSON to `<base>`, `<base>/<session>` or
-//!   `<base>/<session>/<handle>`, sent from a task of its own so that sending never waits
-//!   for a reply; the reply body comes back through [`Transport::recv`](janus_core::Transport::recv).
-//! - Each session has exactly one long poll, `GET <base>/<session>?maxev=N`, from the moment
-//!   the core reports it opened until it reports it closed. With `maxev` > 1 Janus answers
-//!   with a JSON array, passed on as it is (the core decodes arrays). A poll answered 404
-//!   reports the session gone.
+//!   `<base>/<session>/<handle>`. Sending never waits for a reply: the request runs inside
+//!   [`Transport::recv`](janus_core::Transport::recv), which hands its reply body back.
+//! - Each session with handles has exactly one long poll, `GET <base>/<session>?maxev=N`,
+//!   until the core reports the session closed; it parks when the last handle is detached
+//!   (Janus would hold a poll of a destroyed session for 30 s). With `maxev` > 1 Janus
+//!   answers with a JSON array, passed on as it is (the core decodes arrays). After a reply
+//!   with events the next `GET` waits up to [`HttpOptions::poll_coalesce`], or until a
+//!   request goes out on the session. A poll answered 404 reports the session gone.
 //! - One `reqwest` client per transport: POSTs reuse kept-alive connections; each running
 //!   poll holds one more.
 //! - When the server stays unreachable for [`HttpOptions::unreachable_timeout`], the

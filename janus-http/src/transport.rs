@@ -512,10 +512,11 @@ impl Shared {
 /// A connection to Janus over HTTP, made by [`HttpConnector`](crate::HttpConnector).
 ///
 /// Each request is a `POST` of its own (on a pool of kept-alive connections); each session
-/// has one long poll (`GET <base>/<session>?maxev=N`) from
-/// [`session_opened`](Transport::session_opened) to
-/// [`session_closed`](Transport::session_closed). Replies and events come back through
-/// [`recv`](Transport::recv) in the order they arrive.
+/// has one long poll (`GET <base>/<session>?maxev=N`) while it has handles, until
+/// [`session_closed`](Transport::session_closed), pausing up to
+/// [`HttpOptions::poll_coalesce`] after each reply with events. Both run inside
+/// [`recv`](Transport::recv), which hands out replies and events in the order they arrive:
+/// nothing progresses while `recv` is not polled (the core always polls it).
 ///
 /// - A failed request comes back as [`TransportEvent::RequestFailed`]: an HTTP status other
 ///   than 2xx as a transport error with that status, a refused or reset connection as one
