@@ -29,19 +29,23 @@ fn through(proxy: &Proxy, t: &Target) -> Target {
 /// Sends messages until one succeeds; errors a cut can cause are retried, others fail the test.
 async fn until_usable(h: &Handle, limit: Duration) -> Duration {
     let start = Instant::now();
+    let mut seen = Vec::new();
     loop {
+        let tried = start.elapsed();
         match h
             .message(json!({"audio": true}))
             .timeout(Duration::from_secs(2))
             .await
         {
             Ok(_) => return start.elapsed(),
-            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {}
+            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
+                seen.push(format!("{tried:?}: {e}"));
+            }
             Err(e) => panic!("handle {} failed for good: {e}", h.id()),
         }
         assert!(
             start.elapsed() < limit,
-            "handle {} unusable for {limit:?}",
+            "handle {} unusable for {limit:?}; errors: {seen:#?}",
             h.id()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -501,21 +501,20 @@ impl Driver {
     async fn on_transport(&mut self, ev: Result<TransportEvent, Error>) {
         match ev {
             Ok(TransportEvent::Frame(text)) => {
-                match decode_frame(&text) {
-                    Ok(items) => {
-                        for item in items {
-                            match item {
-                                Ok(msg) => self.state.on_incoming(msg),
-                                Err(e) => {
-                                    self.state.stats.malformed_messages += 1;
-                                    warn!(error = %e, "malformed message dropped");
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.state.stats.malformed_messages += 1;
-                        warn!(error = %e, bytes = text.len(), "malformed frame dropped");
+                // Dropped and counted when it is not JSON; nothing else to do.
+                let _ = self.take_frame(&text);
+                self.apply_effects().await;
+            }
+            Ok(TransportEvent::Reply { transaction, text }) => {
+                let problem = self.take_frame(&text).err();
+                if let Ok(id) = transaction.parse::<u64>() {
+                    // Janus answers every request body with its transaction (`success`,
+                    // `ack` or `error`); anything else will never answer it.
+                    if self.state.pending.get(&id).is_some_and(|p| !p.acked) {
+                        let why = problem.unwrap_or_else(|| {
+                            "the reply body does not answer the request".to_string()
+                        });
+                        self.state.fail_request(id, Error::protocol(why));
                     }
                 }
                 self.apply_effects().await;
@@ -544,6 +543,30 @@ impl Driver {
                 }
             }
             Err(e) => self.on_disconnect(e.to_string()).await,
+        }
+    }
+
+    /// Decodes one frame or body and hands each message to the state; malformed ones are
+    /// counted and dropped. `Err` says why the whole text was dropped.
+    fn take_frame(&mut self, text: &str) -> Result<(), String> {
+        match decode_frame(text) {
+            Ok(items) => {
+                for item in items {
+                    match item {
+                        Ok(msg) => self.state.on_incoming(msg),
+                        Err(e) => {
+                            self.state.stats.malformed_messages += 1;
+                            warn!(error = %e, "malformed message dropped");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.state.stats.malformed_messages += 1;
+                warn!(error = %e, bytes = text.len(), "malformed frame dropped");
+                Err(format!("the reply is not JSON: {e}"))
+            }
         }
     }
 

@@ -45,6 +45,16 @@ impl std::fmt::Debug for OutgoingMessage {
 pub enum TransportEvent {
     /// The text of one frame or body: one JSON object, or an array of them.
     Frame(String),
+    /// The body answering one request (HTTP): decoded like a [`Frame`](Self::Frame), and
+    /// when it is not JSON or does not answer `transaction` (no `success`, `ack` or
+    /// `error` for it), that request fails at once with a protocol error instead of
+    /// waiting for its timeout.
+    Reply {
+        /// The transaction of the request this body answers.
+        transaction: String,
+        /// The body.
+        text: String,
+    },
     /// A request could not be delivered, or its reply could not be read (HTTP).
     RequestFailed {
         /// The failed request's transaction.

@@ -306,7 +306,8 @@ impl Shared {
             Err(e) => Err(self.post_error(e, started)),
         };
         let event = match result {
-            Ok(event) => event,
+            // The core fails the request at once if this does not answer it.
+            Ok(text) => TransportEvent::Reply { transaction, text },
             Err(error) => {
                 debug!(request = janus, %transaction, %error, "request failed");
                 TransportEvent::RequestFailed { transaction, error }
@@ -320,7 +321,7 @@ impl Shared {
         resp: reqwest::Response,
         started: Instant,
         malformed: &mut Option<TransportEvent>,
-    ) -> Result<TransportEvent, Error> {
+    ) -> Result<String, Error> {
         let status = resp.status();
         if !status.is_success() {
             // 403 (CORS, auth), 404 (bad path), 400, or 5xx from something in front of Janus.
@@ -342,7 +343,7 @@ impl Shared {
                     status: Some(status.as_u16()),
                 }))
             }
-            Ok(Body::Text(text)) => Ok(TransportEvent::Frame(text)),
+            Ok(Body::Text(text)) => Ok(text),
             Ok(body) => {
                 let reason = body.problem().unwrap_or_default();
                 // Counted as malformed by the core, and the request fails at once instead

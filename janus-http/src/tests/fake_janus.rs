@@ -156,9 +156,16 @@ impl FakeJanus {
             .unwrap_or(1)
             .max(1);
         let mut events = session.pop(maxev);
-        if events.is_empty() {
-            // `notify_one` keeps a permit, so an event pushed meanwhile is not missed.
-            let _ = tokio::time::timeout(self.poll_wait, session.notify.notified()).await;
+        let deadline = tokio::time::Instant::now() + self.poll_wait;
+        while events.is_empty() {
+            // `notify_one` keeps a permit, so an event pushed meanwhile is not missed; a
+            // stale permit (its event taken by an earlier poll) just goes round again.
+            if tokio::time::timeout_at(deadline, session.notify.notified())
+                .await
+                .is_err()
+            {
+                break;
+            }
             events = session.pop(maxev);
         }
         if events.is_empty() {

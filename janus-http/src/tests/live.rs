@@ -256,9 +256,10 @@ async fn live_admin_api_over_http() {
         .await
         .expect("no reply")
         .unwrap();
-    let TransportEvent::Frame(text) = ev else {
-        panic!("expected a frame, got {ev:?}");
+    let TransportEvent::Reply { transaction, text } = ev else {
+        panic!("expected a reply, got {ev:?}");
     };
+    assert_eq!(transaction, "a1");
     let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(reply["janus"], "success", "{reply}");
     assert!(reply["sessions"].is_array(), "{reply}");

@@ -99,10 +99,11 @@ async fn pump_for(t: &mut HttpTransport, d: Duration) -> Vec<TransportEvent> {
     got
 }
 
+/// The text of a poll's frame or of a POST's reply.
 fn frame(ev: TransportEvent) -> String {
     match ev {
-        TransportEvent::Frame(text) => text,
-        other => panic!("expected a frame, got {other:?}"),
+        TransportEvent::Frame(text) | TransportEvent::Reply { text, .. } => text,
+        other => panic!("expected a frame or a reply, got {other:?}"),
     }
 }
 
@@ -316,7 +317,14 @@ async fn non_json_bodies_pass_through() {
     .await;
     let mut t = open(&server, fast()).await;
     t.send(out("info", "1", None, None)).await.unwrap();
-    assert_eq!(frame(next(&mut t).await), "this is not JSON");
+    // Handed to the core as the reply of transaction 1, which fails that request.
+    match next(&mut t).await {
+        TransportEvent::Reply { transaction, text } => {
+            assert_eq!(transaction, "1");
+            assert_eq!(text, "this is not JSON");
+        }
+        other => panic!("expected a reply, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -589,6 +597,91 @@ async fn a_post_closed_without_reply_fails_and_the_probe_recovers() {
     // The server still answers `info`: the transport stays up past `unreachable_timeout`.
     assert!(timeout(Duration::from_millis(800), t.recv()).await.is_err());
     assert!(server.count("GET", "/janus/info") >= 2, "no probe was made");
+}
+
+#[tokio::test]
+async fn a_post_janus_drops_after_its_10_s_limit_is_a_timeout() {
+    // Janus closes a POST its core has not answered in 10 s, with no reply at all.
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            _ => {
+                tokio::time::sleep(Duration::from_millis(9500)).await;
+                Reply::Close
+            }
+        }
+    })
+    .await;
+    let options = HttpOptions {
+        request_timeout: Duration::from_secs(30),
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    let started = Instant::now();
+    t.send(out("message", "1", Some(1), Some(2))).await.unwrap();
+    let event = timeout(Duration::from_secs(15), t.recv())
+        .await
+        .expect("no answer within 15 s")
+        .expect("the transport closed");
+    match event {
+        TransportEvent::RequestFailed { transaction, error } => {
+            assert_eq!(transaction, "1");
+            // A timeout, not a broken connection; and not safe to repeat: it reached Janus.
+            assert!(error.is_timeout(), "{error:?}");
+            assert!(!error.is_retry_safe(), "{error:?}");
+        }
+        other => panic!("expected RequestFailed, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(9500));
+    // The server is fine: no probe found it unreachable, the transport stays up.
+    assert!(timeout(Duration::from_millis(500), t.recv()).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_does_not_answer_its_request_fails_it_at_once() {
+    let server = TestServer::start(|req: Req| async move {
+        let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+        let txn = body["transaction"].as_str().unwrap_or_default().to_string();
+        match (req.method.as_str(), body["janus"].as_str()) {
+            ("GET", _) => info(),
+            ("POST", Some("info")) => Reply::Json(
+                200,
+                serde_json::json!({"janus": "server_info", "transaction": txn}).to_string(),
+            ),
+            // Something in front of Janus answering 200 with a page.
+            ("POST", Some("create")) => Reply::Json(200, "<html>it works</html>".into()),
+            // JSON, but not an answer to this request.
+            ("POST", Some("ping")) => Reply::Json(200, r#"{"janus":"keepalive"}"#.into()),
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let connector = HttpConnector::new(server.base.clone(), fast()).unwrap();
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(10),
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(Arc::new(connector), options).await.unwrap();
+
+    let started = Instant::now();
+    let err = client.create_session().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Protocol(_)), "{err:?}");
+    assert!(err.to_string().contains("not JSON"), "{err}");
+    let err = client.ping().await.unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Protocol(_)), "{err:?}");
+    assert!(err.to_string().contains("does not answer"), "{err}");
+    // At once, not after the 10 s request timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.malformed_messages, 1);
+    assert_eq!(stats.pending_transactions, 0);
+    assert_eq!(stats.sessions, 0);
+    client.close().await;
 }
 
 #[tokio::test]
