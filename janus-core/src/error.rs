@@ -114,6 +114,15 @@ pub enum ErrorKind {
     Protocol(String),
     /// The configuration cannot work (bad URL, missing feature, ...).
     Config(String),
+    /// A limit of the library or of Janus was reached; the request was not sent.
+    Limit {
+        /// The option that sets the limit (`http.max_long_polls`, ...).
+        option: String,
+        /// Its value.
+        limit: u64,
+        /// What the limit protects, and what to do about it.
+        reason: String,
+    },
     /// The client has shut down.
     Closed,
 }
@@ -180,6 +189,15 @@ impl Error {
         Error::new(ErrorKind::TransportClosed {
             reason: reason.into(),
             retry_safe,
+        })
+    }
+
+    /// A limit was reached: `option` (as written in a configuration file) is at `limit`.
+    pub fn limit(option: impl Into<String>, limit: u64, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Limit {
+            option: option.into(),
+            limit: limit.into(),
+            reason: reason.into(),
         })
     }
 
@@ -280,6 +298,11 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Protocol(m) => write!(f, "protocol error: {m}"),
             ErrorKind::Config(m) => write!(f, "configuration error: {m}"),
             ErrorKind::Closed => write!(f, "the client has shut down"),
+            ErrorKind::Limit {
+                option,
+                limit,
+                reason,
+            } => write!(f, "limit reached: {option} = {limit}: {reason}"),
         }
     }
 }

@@ -28,8 +28,9 @@ pub struct HttpOptions {
     /// is always a JSON array. At least 1.
     pub maxev: u32,
     /// Client-side limit on one long poll. Janus answers an idle poll after 30 s with a
-    /// keepalive, so this only fires when the server stopped answering; the poll is then
-    /// sent again at once.
+    /// keepalive, so this only fires when the server stopped answering (or the network
+    /// swallowed the poll and the heartbeat did not notice); the poll is then sent again at
+    /// once.
     #[serde(with = "humantime_serde")]
     pub long_poll_timeout: Duration,
     /// Client-side limit on one `POST`, from connecting to the last byte of the reply.
@@ -59,6 +60,28 @@ pub struct HttpOptions {
     /// their own may be, by up to this long. Zero polls again at once; at most 1 s.
     #[serde(with = "humantime_serde")]
     pub poll_coalesce: Duration,
+    /// Requests (`POST`s) in flight at once, each on its own kept-alive connection; more
+    /// wait their turn, in order, within their own timeout. Long polls are not counted
+    /// here (see `max_long_polls`). Janus' HTTP server (libmicrohttpd) accepts about 1,020
+    /// connections in all, from every client.
+    pub max_connections: usize,
+    /// Sessions long-polled at once: each session that has handles holds one connection
+    /// open for its long poll. An `attach` that would need one more fails at once with an
+    /// error naming this limit (never a timeout). Keep it, plus `max_connections`, under
+    /// Janus' limit of about 1,020 connections, shared by every client of that Janus.
+    pub max_long_polls: usize,
+    /// How long the server may take to answer one reachability check (`GET <base>/info`),
+    /// which is also the check a new connection makes. A check that takes longer counts as
+    /// a failure.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
+    /// When nothing has come from the server for this long while requests or long polls
+    /// are outstanding, the transport checks that the server still answers (a network that
+    /// stalls without closing is noticed this way); after a failed check it reports the
+    /// connection `Disconnected`, and polls again on fresh connections once the server
+    /// answers.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat_interval: Duration,
     /// Largest reply body accepted; a bigger one is dropped and counted as malformed.
     pub max_body_bytes: usize,
     /// A PEM file of extra CA certificates trusted for `https` (a private CA), on top of
@@ -77,13 +100,17 @@ impl Default for HttpOptions {
     fn default() -> Self {
         HttpOptions {
             maxev: 10,
-            long_poll_timeout: Duration::from_secs(45),
+            long_poll_timeout: Duration::from_secs(35),
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             poll_retry_delay: Duration::from_millis(100),
             poll_retry_max_delay: Duration::from_secs(2),
             unreachable_timeout: Duration::from_secs(2),
             poll_coalesce: Duration::from_millis(5),
+            max_connections: 32,
+            max_long_polls: 512,
+            probe_timeout: Duration::from_secs(1),
+            heartbeat_interval: Duration::from_secs(2),
             max_body_bytes: 8 * 1024 * 1024,
             tls_ca_file: None,
             api_secret: None,

@@ -51,10 +51,12 @@ pub const JANUS_ADMIN_PROTOCOL: &str = "janus-admin-protocol";
 pub struct WsOptions {
     /// The subprotocol to ask for (`janus-protocol`, or `janus-admin-protocol`).
     pub subprotocol: String,
-    /// Send a WebSocket ping this often; `None` disables pings.
+    /// Send a WebSocket ping when nothing has come from the server for this long; `None`
+    /// disables pings. A silent peer is noticed within `ping_interval + ping_timeout`.
     #[serde(with = "humantime_serde")]
     pub ping_interval: Option<Duration>,
-    /// Without any frame from the server this long after a ping, the connection is dead.
+    /// Without any frame from the server this long after a ping, the connection is dead
+    /// (the client reconnects).
     #[serde(with = "humantime_serde")]
     pub ping_timeout: Duration,
     /// The largest message accepted; a larger one is dropped and counted as malformed.
@@ -69,8 +71,9 @@ impl Default for WsOptions {
     fn default() -> Self {
         WsOptions {
             subprotocol: JANUS_PROTOCOL.into(),
-            ping_interval: Some(Duration::from_secs(15)),
-            ping_timeout: Duration::from_secs(10),
+            // A silent peer is noticed within 7.5 s.
+            ping_interval: Some(Duration::from_millis(2500)),
+            ping_timeout: Duration::from_secs(5),
             max_message_bytes: 8 << 20,
             tls_ca_file: None,
             nodelay: true,
