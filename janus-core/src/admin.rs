@@ -597,6 +597,15 @@ fn scrub(err: Error, secrets: &[&str]) -> Error {
         },
         ErrorKind::Protocol(m) => ErrorKind::Protocol(mask(&m)),
         ErrorKind::Config(m) => ErrorKind::Config(mask(&m)),
+        ErrorKind::Limit {
+            option,
+            limit,
+            reason,
+        } => ErrorKind::Limit {
+            option,
+            limit,
+            reason: mask(&reason),
+        },
         other @ (ErrorKind::Timeout { .. } | ErrorKind::Closed) => other,
     };
     Error::new(kind)
