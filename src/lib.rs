@@ -43,6 +43,15 @@ pub use janus_http::{HttpConnector, HttpOptions};
 /// Everything needed to connect: the URL (whose scheme picks the transport), the client
 /// options and each transport's options. Deserializes from TOML or JSON:
 ///
+/// Every option of every section is checked by [`validate`](Config::validate) before
+/// anything starts ([`connector`](Config::connector) and [`connect`] call it): a value that
+/// cannot work is a configuration error naming the option as written in the file
+/// (`options.reconnect.jitter`, `ws.ping_interval`, `http.maxev`, ...), never a panic.
+///
+/// Secrets (`options.api_secret`, `options.token`, `http.api_secret`, `http.token`) are
+/// written in clear when a `Config` is serialized, so it round-trips through a file; keep
+/// such files private. `Debug` never shows them (see [`Secret`]).
+///
 /// ```
 /// let config: janus_client::Config = serde_json::from_str(r#"{
 ///     "url": "ws://127.0.0.1:8188",
@@ -87,8 +96,30 @@ impl Config {
         self
     }
 
-    /// Makes the connector the URL asks for, or says which feature is missing.
+    /// Checks every section: [`ClientOptions::validate`] (with the reconnect policy), and
+    /// [`WsOptions::validate`] and [`HttpOptions::validate`] for the transports compiled in
+    /// (whichever the URL picks). Errors name the option with its section: `options.`,
+    /// `options.reconnect.`, `ws.`, `http.`.
+    ///
+    /// ```
+    /// let mut config = janus_client::Config::new("ws://127.0.0.1:8188");
+    /// config.options.reconnect.jitter = f64::NAN;
+    /// let err = config.validate().unwrap_err();
+    /// assert!(err.to_string().contains("options.reconnect.jitter must be between 0 and 1, got NaN"));
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        self.options.validate()?;
+        #[cfg(feature = "ws")]
+        self.ws.validate()?;
+        #[cfg(feature = "http")]
+        self.http.validate()?;
+        Ok(())
+    }
+
+    /// Makes the connector the URL asks for, or says which feature is missing. Checks the
+    /// configuration first ([`validate`](Config::validate)).
     pub fn connector(&self) -> Result<Arc<dyn Connector>, Error> {
+        self.validate()?;
         let url = Url::parse(&self.url)
             .map_err(|e| Error::config(format!("bad URL {:?}: {e}", self.url)))?;
         match url.scheme() {
@@ -133,6 +164,9 @@ impl Config {
 
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
+/// The configuration is checked first ([`Config::validate`]); nothing starts when an option
+/// cannot work.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), janus_client::Error> {
 /// let client = janus_client::connect(janus_client::Config::new("ws://127.0.0.1:8188")).await?;
@@ -140,6 +174,7 @@ impl Config {
 /// # Ok(()) }
 /// ```
 pub async fn connect(config: Config) -> Result<Client, Error> {
+    config.validate()?;
     let connector = config.connector()?;
     Client::connect(connector, config.options).await
 }
@@ -215,5 +250,123 @@ mod tests {
         assert_eq!(c.options.request_timeout.as_secs(), 3);
         assert_eq!(c.options.reconnect.max_attempts, Some(5));
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn validate_checks_every_section_with_its_prefix() {
+        Config::new("ws://127.0.0.1:8188").validate().unwrap();
+        let mut c = Config::new("ws://127.0.0.1:8188");
+        c.options.request_timeout = std::time::Duration::ZERO;
+        let e = c.validate().unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Config(_)));
+        assert!(
+            e.to_string()
+                .contains("options.request_timeout must not be zero"),
+            "{e}"
+        );
+        let Err(e) = c.connector() else {
+            panic!("connector made with a zero request_timeout")
+        };
+        assert!(e.to_string().contains("options.request_timeout"), "{e}");
+
+        let mut c = Config::new("ws://127.0.0.1:8188");
+        c.options.reconnect.multiplier = f64::INFINITY;
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("options.reconnect.multiplier must be between 1 and 100, got inf"),
+            "{e}"
+        );
+    }
+
+    #[cfg(feature = "ws")]
+    #[test]
+    fn zero_ping_interval_is_refused_not_a_panic() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "ws://127.0.0.1:1"
+            [ws]
+            ping_interval = "0s"
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("ws.ping_interval must not be zero (leave it out to disable pings)"),
+            "{e}"
+        );
+        // The ws section is checked whatever the URL picks.
+        let mut c = c;
+        c.url = "http://127.0.0.1:1/janus".into();
+        assert!(c.validate().is_err());
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn http_section_is_checked_with_its_prefix() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "http://127.0.0.1:1/janus"
+            [http]
+            max_long_polls = 0
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("http.max_long_polls must be between 1 and 65535, got 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn huge_duration_in_a_file_is_refused() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "ws://127.0.0.1:1"
+            [options.reconnect]
+            max_delay = "100000000years"
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("options.reconnect.max_delay must be at most 1 year, got "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn config_round_trips_with_its_secrets_and_debug_hides_them() {
+        let mut c = Config::new("ws://127.0.0.1:8188");
+        c.options.api_secret = Some("s3cret-api".into());
+        c.options.token = Some("s3cret-token".into());
+        #[cfg(feature = "http")]
+        {
+            c.http.api_secret = Some("s3cret-http".into());
+        }
+        let text = toml::to_string(&c).unwrap();
+        // In clear, so the file can be read back.
+        assert!(text.contains("api_secret = \"s3cret-api\""), "{text}");
+        assert!(text.contains("token = \"s3cret-token\""), "{text}");
+        let back: Config = toml::from_str(&text).unwrap();
+        assert_eq!(back.options, c.options);
+        assert_eq!(
+            back.options.api_secret.as_ref().map(Secret::expose),
+            Some("s3cret-api")
+        );
+        #[cfg(feature = "http")]
+        assert_eq!(back.http, c.http);
+        #[cfg(feature = "ws")]
+        assert_eq!(back.ws, c.ws);
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Config = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.options, c.options);
+        for shown in [format!("{c:?}"), format!("{back:?}"), format!("{c:#?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
     }
 }

@@ -121,3 +121,85 @@ async fn oversized_and_broken_frames_are_dropped_and_the_connection_stays_health
         ConnectionState::Connected
     );
 }
+
+/// A WebSocket "Janus" whose first connection sends one message of `huge_bytes` before the
+/// answer to the first request; later connections behave.
+async fn giant_frame_server(huge_bytes: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((sock, _)) = listener.accept().await {
+            let giant = std::mem::take(&mut first);
+            tokio::spawn(async move {
+                #[allow(clippy::result_large_err)]
+                let agree = |_req: &Request, mut resp: Response| {
+                    resp.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        HeaderValue::from_static("janus-protocol"),
+                    );
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, agree).await else {
+                    return;
+                };
+                let mut answered = 0;
+                while let Some(Ok(msg)) = ws.next().await {
+                    let Message::Text(text) = msg else { continue };
+                    let req: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
+                    let txn = req["transaction"].clone();
+                    answered += 1;
+                    if giant && answered == 2 {
+                        let junk = "x".repeat(huge_bytes);
+                        if ws.send(Message::Text(junk.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    let reply = match req["janus"].as_str() {
+                        Some("info") => json!({"janus": "server_info", "transaction": txn,
+                            "version_string": "1.1.2", "session-timeout": 60}),
+                        _ => json!({"janus": "pong", "transaction": txn}),
+                    };
+                    if ws
+                        .send(Message::Text(reply.to_string().into()))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_message_too_large_to_skip_is_counted_then_the_client_reconnects() {
+    // 64 KiB accepted; up to 1 MiB skipped with the connection kept; beyond, closed.
+    let port = giant_frame_server(5 << 20).await;
+    let mut config = Config::new(format!("ws://127.0.0.1:{port}")).with_options(ClientOptions {
+        request_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
+    config.ws.max_message_bytes = 64 << 10;
+    let client = connect(config).await.expect("connects");
+    let mut state = client.connection_state();
+    // The answer to this ping comes after the giant message, on a connection that closes.
+    let e = client
+        .ping()
+        .await
+        .expect_err("the connection closed under the ping");
+    assert!(e.is_transport_closed() && e.is_retry_safe(), "{e}");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| matches!(s, ConnectionState::Reconnected)),
+    )
+    .await
+    .expect("reconnected")
+    .unwrap();
+    client.ping().await.expect("the new connection works");
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.malformed_messages, 1, "{stats:?}");
+    assert_eq!(stats.reconnects, 1, "{stats:?}");
+}

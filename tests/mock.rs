@@ -543,3 +543,160 @@ async fn closing_the_client_ends_every_stream() {
         ErrorKind::SessionGone { .. } | ErrorKind::HandleGone { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_server_that_stops_answering_holds_requests_until_it_answers_again() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.on_message(ECHO, |_| PluginReply::event(json!({"result": "ok"})));
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut state = client.connection_state();
+    janus.interrupt("no answer to a check");
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| matches!(s, ConnectionState::Disconnected { .. })),
+    )
+    .await
+    .expect("reported")
+    .unwrap();
+    // Made while the server does not answer: held, then sent once it does.
+    let pending = tokio::spawn({
+        let h = h.clone();
+        async move { h.message(json!({})).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !janus.requests().iter().any(|r| r["janus"] == "message"),
+        "a request went out while the server did not answer"
+    );
+    janus.restore();
+    let reply = tokio::time::timeout(Duration::from_secs(5), pending)
+        .await
+        .expect("answered after the restore")
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply.data["result"], "ok");
+    assert_eq!(
+        *client.connection_state().borrow(),
+        ConnectionState::Reconnected
+    );
+    // The same connection: no reconnect, no claim.
+    assert_eq!(client.stats().await.unwrap().reconnects, 0);
+    assert!(!janus.requests().iter().any(|r| r["janus"] == "claim"));
+}
+
+#[tokio::test]
+async fn thousands_of_drops_with_a_tiny_command_queue_lose_none() {
+    let (janus, client) = setup(ClientOptions {
+        command_buffer: 1,
+        ..no_reconnect()
+    })
+    .await;
+    let mut sessions = Vec::new();
+    for _ in 0..1000 {
+        let s = client.create_session().await.unwrap();
+        if sessions.len() % 2 == 0 {
+            let h = s.attach(ECHO).await.unwrap();
+            sessions.push((s, Some(h)));
+        } else {
+            sessions.push((s, None));
+        }
+    }
+    assert_eq!(janus.session_count(), 1000);
+    drop(sessions);
+    let gone = async {
+        while janus.session_count() > 0 || janus.handle_count() > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .unwrap_or_else(|_| panic!("{} sessions left", janus.session_count()));
+    let st = client.stats().await.unwrap();
+    assert_eq!((st.sessions, st.handles), (0, 0));
+}
+
+#[tokio::test]
+async fn a_session_dropped_while_disconnected_is_destroyed_after_the_reconnect() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.keep_sessions_on_close(true);
+    let kept = client.create_session().await.unwrap();
+    let dropped = client.create_session().await.unwrap();
+    let dropped_id = dropped.id();
+    let mut state = client.connection_state();
+    janus.refuse_connections(true);
+    janus.close_connections();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| matches!(s, ConnectionState::Reconnecting { .. })),
+    )
+    .await
+    .expect("reconnecting")
+    .unwrap();
+    drop(dropped);
+    janus.refuse_connections(false);
+    let destroyed = async {
+        while !janus
+            .requests()
+            .iter()
+            .any(|r| r["janus"] == "destroy" && r["session_id"] == dropped_id.0)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), destroyed)
+        .await
+        .expect("the dropped session is destroyed after the reconnect");
+    assert_eq!(janus.session_count(), 1);
+    kept.destroy().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_reconnect_attempt_that_hangs_does_not_hold_up_the_next() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.keep_sessions_on_close(true);
+    let s = client.create_session().await.unwrap();
+    let mut state = client.connection_state();
+    // Attempts hang (a network that accepts and forwards nothing) until the core's own
+    // 10 s limit; new ones go on starting on the backoff schedule.
+    janus.hang_connections(true);
+    janus.close_connections();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| matches!(s, ConnectionState::Reconnecting { attempt } if *attempt >= 2)),
+    )
+    .await
+    .expect("a second attempt while the first still hangs")
+    .unwrap();
+    janus.hang_connections(false);
+    let back = tokio::time::Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == ConnectionState::Reconnected),
+    )
+    .await
+    .expect("reconnected long before the hung attempts time out")
+    .unwrap();
+    assert!(back.elapsed() < Duration::from_secs(5));
+    s.keepalive().await.unwrap();
+}
+
+#[tokio::test]
+async fn detach_ends_the_stream_after_janus_detached_and_calls_fail_at_once() {
+    let (janus, client) = setup(no_reconnect()).await;
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut events = h.events().unwrap();
+    h.detach().await.unwrap();
+    assert!(matches!(
+        h.message(json!({})).await.unwrap_err().kind(),
+        ErrorKind::HandleGone { .. }
+    ));
+    assert_eq!(
+        next(&mut events).await,
+        Some(HandleEvent::Closed(CloseReason::Detached))
+    );
+    assert_eq!(next(&mut events).await, None);
+    assert_eq!(janus.handle_count(), 0);
+    assert_eq!(client.stats().await.unwrap().handles, 0);
+}

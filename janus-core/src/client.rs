@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::connection::{Command, ConnectionState, Driver, Request, Wire};
+use crate::connection::{Command, ConnectionState, Driver, Release, Request, Wire};
 use crate::error::{Error, ErrorKind};
 use crate::events::{channel, HandleEvents, SessionEvents};
 use crate::options::{ClientOptions, Secret};
@@ -25,6 +25,7 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 struct ClientInner {
     commands: mpsc::Sender<Command>,
+    releases: mpsc::UnboundedSender<Release>,
     wire: Arc<Wire>,
     options: ClientOptions,
     state: watch::Receiver<ConnectionState>,
@@ -69,17 +70,20 @@ impl Client {
         connector: Arc<dyn Connector>,
         options: ClientOptions,
     ) -> Result<Client, Error> {
+        options.validate()?;
         let endpoint = connector.endpoint();
         let transport = tokio::time::timeout(options.request_timeout, connector.connect())
             .await
             .map_err(|_| Error::timeout(options.request_timeout))??;
         let (tx, rx) = mpsc::channel(options.command_buffer.max(1));
+        let (release_tx, release_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connected);
         let wire = Arc::new(Wire::new(&options));
         let driver = Driver::new(
             connector,
             transport,
             rx,
+            release_rx,
             wire.clone(),
             options.clone(),
             state_tx,
@@ -92,6 +96,7 @@ impl Client {
         let client = Client {
             inner: Arc::new(ClientInner {
                 commands: tx,
+                releases: release_tx,
                 wire,
                 options,
                 state: state_rx,
@@ -219,7 +224,7 @@ impl Client {
             client: self.clone(),
             owner: Arc::new(SessionOwner {
                 shared,
-                commands: self.inner.commands.clone(),
+                releases: self.inner.releases.clone(),
                 events: Mutex::new(Some(events_rx)),
             }),
             timeout: None,
@@ -278,8 +283,12 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Incoming, Error> {
         let timeout = timeout.unwrap_or(self.inner.options.request_timeout);
-        let deadline = Instant::now() + timeout;
-        let (txn, msg) = self.inner.wire.build(janus, session, handle, token, body)?;
+        // A per-call timeout is not checked with the options: refuse one too large to add.
+        let deadline = Instant::now().checked_add(timeout).ok_or_else(|| {
+            Error::config(format!("a request timeout of {timeout:?} is too large"))
+        })?;
+        let (txn, mut msg) = self.inner.wire.build(janus, session, handle, token, body)?;
+        msg.deadline = Some(deadline);
         let (tx, rx) = oneshot::channel();
         let pending = Pending {
             janus,
@@ -386,17 +395,15 @@ impl RawRequest {
 
 struct SessionOwner {
     shared: Arc<SessionShared>,
-    commands: mpsc::Sender<Command>,
+    releases: mpsc::UnboundedSender<Release>,
     events: Mutex<Option<SessionEvents>>,
 }
 
 impl Drop for SessionOwner {
     fn drop(&mut self) {
         if self.shared.gone.get().is_none() {
-            // Best effort: if the queue is full the session still dies by Janus' timeout.
-            let _ = self
-                .commands
-                .try_send(Command::ReleaseSession(self.shared.clone()));
+            // Fails only when the connection task is gone, and the session with it.
+            let _ = self.releases.send(Release::Session(self.shared.clone()));
         }
     }
 }
@@ -570,7 +577,7 @@ impl<'a> AttachRequest<'a> {
             owner: Arc::new(HandleOwner {
                 shared,
                 plugin: self.plugin,
-                commands: session.client.inner.commands.clone(),
+                releases: session.client.inner.releases.clone(),
                 events: Mutex::new(Some(events_rx)),
             }),
             timeout: self.timeout,
@@ -589,16 +596,14 @@ impl<'a> IntoFuture for AttachRequest<'a> {
 struct HandleOwner {
     shared: Arc<HandleShared>,
     plugin: String,
-    commands: mpsc::Sender<Command>,
+    releases: mpsc::UnboundedSender<Release>,
     events: Mutex<Option<HandleEvents>>,
 }
 
 impl Drop for HandleOwner {
     fn drop(&mut self) {
         if self.shared.gone.get().is_none() {
-            let _ = self
-                .commands
-                .try_send(Command::ReleaseHandle(self.shared.clone()));
+            let _ = self.releases.send(Release::Handle(self.shared.clone()));
         }
     }
 }

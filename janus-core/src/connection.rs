@@ -8,6 +8,7 @@
 //! the caller and nothing else, which the benchmark shows is enough.)
 
 use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -32,7 +33,9 @@ use crate::transport::{Connector, OutgoingMessage, Transport, TransportEvent};
 pub enum ConnectionState {
     /// Connected, nothing special happened.
     Connected,
-    /// The connection dropped; requests wait for the reconnect (up to their timeout).
+    /// The connection dropped, or the server stopped answering (a stalled network; over
+    /// HTTP, a request or poll that broke); requests wait (up to their timeout) for the
+    /// reconnect or for the server to answer again.
     Disconnected {
         /// Why it dropped.
         reason: String,
@@ -42,7 +45,8 @@ pub enum ConnectionState {
         /// Attempt number, from 1.
         attempt: u32,
     },
-    /// Reconnected and every session claimed (or reported lost).
+    /// Reconnected and every session claimed (or reported lost); or, after a `Disconnected`
+    /// that did not need a new connection (HTTP), the server answers again.
     Reconnected,
     /// Closed for good: no reconnect (disabled, gave up, or unauthorized), or the client shut down.
     Closed {
@@ -122,6 +126,7 @@ impl Wire {
                 session_id: session,
                 handle_id: handle,
                 json,
+                deadline: None,
             },
         ))
     }
@@ -139,14 +144,29 @@ pub(crate) struct Request {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Command {
     Request(Request),
-    ReleaseSession(Arc<SessionShared>),
-    ReleaseHandle(Arc<HandleShared>),
     Stats(oneshot::Sender<Stats>),
     SetKeepalive(Duration),
     Shutdown(oneshot::Sender<()>),
 }
 
+/// The last `Session` or `Handle` value of something was dropped: destroy or detach it.
+///
+/// These travel on their own unbounded channel, never the bounded command channel: a drop
+/// cannot wait, and one lost to a full queue would leak a session on the server. The
+/// channel is bounded all the same by what can be dropped: each live session and handle
+/// sends at most one.
+pub(crate) enum Release {
+    Session(Arc<SessionShared>),
+    Handle(Arc<HandleShared>),
+}
+
 type Connecting = BoxFuture<'static, Result<Box<dyn Transport>, Error>>;
+
+/// Reconnect attempts in flight at once. A new attempt starts on the backoff schedule even
+/// while earlier ones hang (a network that accepts connections but forwards nothing), so
+/// the first attempt after the network comes back succeeds without waiting for the hung
+/// ones to time out.
+const MAX_ATTEMPTS_IN_FLIGHT: usize = 8;
 
 /// Commands taken in one go before the writes are flushed.
 const COMMAND_BATCH: usize = 64;
@@ -159,15 +179,23 @@ pub(crate) struct Driver {
     transport: Option<Box<dyn Transport>>,
     state: State,
     commands: mpsc::Receiver<Command>,
+    releases: mpsc::UnboundedReceiver<Release>,
     wire: Arc<Wire>,
     options: ClientOptions,
     keepalive: Duration,
     conn_state: watch::Sender<ConnectionState>,
     queue: VecDeque<Request>,
     recovering: usize,
+    /// The transport reported the server not answering ([`TransportEvent::Interrupted`]).
+    interrupted: bool,
+    /// Reconnect attempts started, and failed, since the connection was lost.
     attempt: u32,
+    failed_attempts: u32,
     reconnect_at: Option<Instant>,
-    connecting: Option<Connecting>,
+    connecting: FuturesUnordered<Connecting>,
+    /// Sessions released (their last value dropped) while no transport could take their
+    /// `destroy`: destroyed after the reconnect. At most one entry per session.
+    orphans: Vec<SessionId>,
     last_reason: String,
     broken: Option<String>,
     unflushed: bool,
@@ -180,9 +208,9 @@ async fn recv_from(t: &mut Option<Box<dyn Transport>>) -> Result<TransportEvent,
     }
 }
 
-async fn connected(c: &mut Option<Connecting>) -> Result<Box<dyn Transport>, Error> {
-    match c {
-        Some(f) => f.await,
+async fn connected(c: &mut FuturesUnordered<Connecting>) -> Result<Box<dyn Transport>, Error> {
+    match c.next().await {
+        Some(r) => r,
         None => futures::future::pending().await,
     }
 }
@@ -208,6 +236,7 @@ impl Driver {
         connector: Arc<dyn Connector>,
         transport: Box<dyn Transport>,
         commands: mpsc::Receiver<Command>,
+        releases: mpsc::UnboundedReceiver<Release>,
         wire: Arc<Wire>,
         options: ClientOptions,
         conn_state: watch::Sender<ConnectionState>,
@@ -221,15 +250,19 @@ impl Driver {
             transport: Some(transport),
             state,
             commands,
+            releases,
             wire,
             keepalive: options.keepalive_interval,
             options,
             conn_state,
             queue: VecDeque::new(),
             recovering: 0,
+            interrupted: false,
             attempt: 0,
+            failed_attempts: 0,
             reconnect_at: None,
-            connecting: None,
+            connecting: FuturesUnordered::new(),
+            orphans: Vec::new(),
             last_reason: String::new(),
             broken: None,
             unflushed: false,
@@ -290,13 +323,22 @@ impl Driver {
                         }
                     }
                     None => {
-                        // Every Client, Session and Handle is gone.
+                        // Every Client, Session and Handle is gone: the last ones may have
+                        // released something just before.
+                        while let Ok(release) = self.releases.try_recv() {
+                            self.on_release(release).await;
+                        }
                         self.shutdown("the client was dropped").await;
                         return;
                     }
                 },
+                Some(release) = self.releases.recv() => {
+                    self.on_release(release).await;
+                    while let Ok(release) = self.releases.try_recv() {
+                        self.on_release(release).await;
+                    }
+                }
                 res = connected(&mut self.connecting) => {
-                    self.connecting = None;
                     self.on_connected(res).await;
                 }
                 _ = sleep_until(self.reconnect_at) => {
@@ -383,7 +425,7 @@ impl Driver {
     }
 
     fn usable(&self) -> bool {
-        self.transport.is_some() && self.recovering == 0
+        self.transport.is_some() && self.recovering == 0 && !self.interrupted
     }
 
     async fn on_command(&mut self, cmd: Command) {
@@ -400,22 +442,43 @@ impl Driver {
                     )));
                 }
             }
-            Command::ReleaseSession(shared) => {
+            Command::Stats(tx) => {
+                let _ = tx.send(self.stats());
+            }
+            Command::SetKeepalive(_) | Command::Shutdown(_) => {}
+        }
+    }
+
+    /// The last value of a session or handle was dropped: destroy or detach it on the
+    /// server, now or, when no transport can take it, after the reconnect.
+    async fn on_release(&mut self, release: Release) {
+        match release {
+            Release::Session(shared) => {
                 let sid = shared.id();
-                if self.state.sessions.contains_key(&sid) {
-                    debug!(session = %sid, "last Session value dropped: destroying it");
-                    self.state.close_session(sid, CloseReason::Released);
+                if !self.state.sessions.contains_key(&sid) {
+                    return;
+                }
+                debug!(session = %sid, "last Session value dropped: destroying it");
+                self.state.close_session(sid, CloseReason::Released);
+                self.apply_effects().await;
+                if self.transport.is_some() {
                     self.internal_request("destroy", Some(sid), None, &Map::new(), Purpose::Plain)
                         .await;
-                    self.apply_effects().await;
+                } else {
+                    self.orphans.push(sid);
                 }
             }
-            Command::ReleaseHandle(shared) => {
+            Release::Handle(shared) => {
                 let hid = shared.id();
-                if let Some(h) = self.state.handles.get(&hid) {
-                    let sid = h.session;
-                    debug!(handle = %hid, "last Handle value dropped: detaching it");
-                    self.state.close_handle(hid, CloseReason::Released);
+                let Some(h) = self.state.handles.get(&hid) else {
+                    return;
+                };
+                let sid = h.session;
+                debug!(handle = %hid, "last Handle value dropped: detaching it");
+                self.state.close_handle(hid, CloseReason::Released);
+                self.apply_effects().await;
+                // Without a transport the handle goes with its session (claimed or not).
+                if self.transport.is_some() {
                     self.internal_request(
                         "detach",
                         Some(sid),
@@ -426,10 +489,6 @@ impl Driver {
                     .await;
                 }
             }
-            Command::Stats(tx) => {
-                let _ = tx.send(self.stats());
-            }
-            Command::SetKeepalive(_) | Command::Shutdown(_) => {}
         }
     }
 
@@ -479,9 +538,11 @@ impl Driver {
         body: &B,
         purpose: Purpose,
     ) {
-        let Ok((txn, msg)) = self.wire.build(janus, session, handle, None, body) else {
+        let Ok((txn, mut msg)) = self.wire.build(janus, session, handle, None, body) else {
             return;
         };
+        let deadline = Instant::now() + self.options.request_timeout;
+        msg.deadline = Some(deadline);
         let expect = match janus {
             "keepalive" => Expect::Ack,
             _ => Expect::Success,
@@ -491,7 +552,7 @@ impl Driver {
             expect,
             purpose,
             reply: None,
-            deadline: Instant::now() + self.options.request_timeout,
+            deadline,
             timeout: self.options.request_timeout,
             acked: false,
         };
@@ -526,12 +587,31 @@ impl Driver {
                     self.apply_effects().await;
                 }
             }
+            Ok(TransportEvent::Interrupted { reason }) => {
+                if self.transport.is_some() && !self.interrupted {
+                    warn!(%reason, endpoint = %self.connector.endpoint(), "the server stopped answering");
+                    self.interrupted = true;
+                    self.conn_state
+                        .send_replace(ConnectionState::Disconnected { reason });
+                }
+            }
+            Ok(TransportEvent::Restored) => {
+                if std::mem::take(&mut self.interrupted) {
+                    info!(endpoint = %self.connector.endpoint(), "the server answers again");
+                    self.conn_state.send_replace(ConnectionState::Reconnected);
+                    if self.recovering == 0 {
+                        self.finish_recovery().await;
+                    }
+                }
+            }
             Ok(TransportEvent::Malformed { reason }) => {
                 self.state.stats.malformed_messages += 1;
                 warn!(%reason, "transport dropped a malformed message");
             }
             Ok(TransportEvent::SessionGone { session, reason }) => {
-                if self.state.sessions.contains_key(&session) {
+                // Gone because we destroyed it (over HTTP a poll can be answered 404 before
+                // the destroy's own answer comes): that answer closes it, as `Destroyed`.
+                if self.state.sessions.contains_key(&session) && !self.state.destroying(session) {
                     info!(%session, %reason, "transport reports the session gone");
                     if self.options.reconnect.recreate_lost_sessions {
                         self.state.effects.push(Effect::Recreate(session));
@@ -641,11 +721,15 @@ impl Driver {
     }
 
     async fn finish_recovery(&mut self) {
-        if self.transport.is_none() {
+        if self.transport.is_none() || self.interrupted {
             return;
         }
         if self.state.stats.reconnects > 0 {
             self.conn_state.send_replace(ConnectionState::Reconnected);
+        }
+        for sid in std::mem::take(&mut self.orphans) {
+            self.internal_request("destroy", Some(sid), None, &Map::new(), Purpose::Plain)
+                .await;
         }
         let now = Instant::now();
         while self.usable() {
@@ -670,6 +754,7 @@ impl Driver {
         drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
         self.last_reason = reason.clone();
         self.recovering = 0;
+        self.interrupted = false;
         self.state.recreating.clear();
         self.state.fail_in_flight(&reason);
         if !self.options.reconnect.enabled {
@@ -679,34 +764,39 @@ impl Driver {
         self.conn_state
             .send_replace(ConnectionState::Disconnected { reason });
         self.attempt = 0;
-        self.schedule_reconnect();
+        self.failed_attempts = 0;
+        // The first attempt at once.
+        self.reconnect_at = Some(Instant::now());
     }
 
-    fn schedule_reconnect(&mut self) {
-        self.attempt += 1;
-        let delay = if self.attempt == 1 {
-            Duration::ZERO
-        } else {
-            self.options.reconnect.delay(self.attempt - 1)
-        };
-        self.reconnect_at = Some(Instant::now() + delay);
-    }
-
+    /// Starts one reconnect attempt and schedules the next one, which starts on time even
+    /// if this one still hangs; the first to succeed wins.
     fn start_connecting(&mut self) {
-        self.conn_state.send_replace(ConnectionState::Reconnecting {
-            attempt: self.attempt,
-        });
-        let connector = self.connector.clone();
-        let limit = self.options.request_timeout;
-        self.connecting = Some(
-            async move {
-                match tokio::time::timeout(limit, connector.connect()).await {
-                    Ok(r) => r,
-                    Err(_) => Err(Error::timeout(limit)),
+        let max = self.options.reconnect.max_attempts;
+        if max.is_some_and(|m| self.attempt >= m) {
+            return;
+        }
+        if self.connecting.len() < MAX_ATTEMPTS_IN_FLIGHT {
+            self.attempt += 1;
+            self.conn_state.send_replace(ConnectionState::Reconnecting {
+                attempt: self.attempt,
+            });
+            let connector = self.connector.clone();
+            let limit = self.options.request_timeout;
+            self.connecting.push(
+                async move {
+                    match tokio::time::timeout(limit, connector.connect()).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::timeout(limit)),
+                    }
                 }
-            }
-            .boxed(),
-        );
+                .boxed(),
+            );
+        }
+        if max.is_none_or(|m| self.attempt < m) {
+            let delay = self.options.reconnect.delay(self.attempt.max(1));
+            self.reconnect_at = Some(Instant::now() + delay);
+        }
     }
 
     async fn on_connected(&mut self, res: Result<Box<dyn Transport>, Error>) {
@@ -714,7 +804,11 @@ impl Driver {
             Ok(t) => {
                 info!(attempt = self.attempt, endpoint = %self.connector.endpoint(), "reconnected");
                 self.transport = Some(t);
+                // The other attempts are not needed any more.
+                self.connecting.clear();
+                self.reconnect_at = None;
                 self.attempt = 0;
+                self.failed_attempts = 0;
                 self.state.stats.reconnects += 1;
                 let sessions: Vec<SessionId> = self.state.sessions.keys().copied().collect();
                 self.recovering = sessions.len();
@@ -733,17 +827,20 @@ impl Driver {
                 }
             }
             Err(e) => {
+                self.failed_attempts += 1;
                 let give_up = e.is_unauthorized()
                     || self
                         .options
                         .reconnect
                         .max_attempts
-                        .is_some_and(|m| self.attempt >= m);
-                warn!(attempt = self.attempt, error = %e, give_up, "reconnect failed");
+                        .is_some_and(|m| self.failed_attempts >= m);
+                warn!(attempt = self.failed_attempts, error = %e, give_up, "reconnect failed");
                 if give_up {
+                    self.connecting.clear();
+                    self.reconnect_at = None;
                     self.close_for_good(format!("reconnect failed: {e}")).await;
-                } else {
-                    self.schedule_reconnect();
+                } else if self.reconnect_at.is_none() && self.connecting.is_empty() {
+                    self.reconnect_at = Some(Instant::now());
                 }
             }
         }

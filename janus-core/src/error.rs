@@ -1,6 +1,7 @@
 //! The one error type of the library, with a kind that says what went wrong.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Janus core error codes (`src/apierror.h` in janus-gateway), as named constants.
@@ -129,25 +130,109 @@ pub enum ErrorKind {
 
 /// The error type of every fallible call in this library.
 ///
+/// It has a [`kind`](Error::kind), predicates such as [`is_timeout`](Error::is_timeout),
+/// and, when a lower layer failed (an I/O error, a TLS handshake, an HTTP client or
+/// WebSocket library error), that error as [`std::error::Error::source`]. Two errors are
+/// equal when their kinds are; the source is not compared. Cloning is cheap (the source is
+/// shared).
+///
 /// ```
 /// use janus_core::{Error, ErrorKind};
 /// use std::time::Duration;
 /// let err = Error::new(ErrorKind::Timeout { after: Duration::from_secs(1) });
 /// assert!(err.is_timeout());
 /// assert!(err.to_string().contains("timed out"));
+///
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = Error::transport("cannot connect").with_source(io);
+/// assert!(std::error::Error::source(&err).is_some());
+/// assert_eq!(err, Error::transport("cannot connect"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind}")]
+#[derive(Clone)]
 pub struct Error {
-    kind: Box<ErrorKind>,
+    inner: Box<Inner>,
 }
+
+#[derive(Clone)]
+struct Inner {
+    kind: ErrorKind,
+    source: Option<Arc<dyn std::error::Error + Send + Sync + 'static>>,
+    /// An HTTP status on this error says nothing about credentials (see
+    /// [`Error::not_about_credentials`]).
+    not_about_credentials: bool,
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.inner.kind);
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner.kind, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Equal kinds make equal errors; the source is not compared.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.kind == other.inner.kind
+    }
+}
+
+impl Eq for Error {}
 
 impl Error {
     /// Wraps a kind.
     pub fn new(kind: ErrorKind) -> Self {
         Error {
-            kind: Box::new(kind),
+            inner: Box::new(Inner {
+                kind,
+                source: None,
+                not_about_credentials: false,
+            }),
         }
+    }
+
+    /// Keeps `source`, the lower-level error behind this one, as
+    /// [`std::error::Error::source`]. The text of this error does not change: describe what
+    /// matters in its kind.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.inner.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Like [`with_source`](Error::with_source), for a source that is already shared.
+    pub fn with_shared_source(
+        mut self,
+        source: Arc<dyn std::error::Error + Send + Sync + 'static>,
+    ) -> Self {
+        self.inner.source = Some(source);
+        self
+    }
+
+    /// Says that the HTTP status of this error is no refusal of credentials, so that
+    /// [`is_unauthorized`](Error::is_unauthorized) is false even for a 403: for instance a
+    /// 403 to `GET <base>/info`, which needs no credentials (a WebSocket port answers plain
+    /// HTTP requests that way), or a refused WebSocket upgrade.
+    pub fn not_about_credentials(mut self) -> Self {
+        self.inner.not_about_credentials = true;
+        self
     }
 
     /// A Janus core error.
@@ -184,19 +269,33 @@ impl Error {
         })
     }
 
-    /// The connection closed.
-    pub fn transport_closed(reason: impl Into<String>, retry_safe: bool) -> Self {
-        Error::new(ErrorKind::TransportClosed {
+    /// A transport failure with an HTTP status.
+    pub fn http_status(status: u16, reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Transport {
             reason: reason.into(),
-            retry_safe,
+            status: Some(status),
         })
+    }
+
+    /// The connection closed. A leading "connection closed" and a trailing "(safe to
+    /// retry)" in `reason` (the text of another such error) are dropped, as the text of this
+    /// error says both by itself.
+    pub fn transport_closed(reason: impl Into<String>, retry_safe: bool) -> Self {
+        let reason = reason.into();
+        let cleaned = closed_reason(&reason);
+        let reason = if cleaned.len() == reason.len() {
+            reason
+        } else {
+            cleaned.to_string()
+        };
+        Error::new(ErrorKind::TransportClosed { reason, retry_safe })
     }
 
     /// A limit was reached: `option` (as written in a configuration file) is at `limit`.
     pub fn limit(option: impl Into<String>, limit: u64, reason: impl Into<String>) -> Self {
         Error::new(ErrorKind::Limit {
             option: option.into(),
-            limit: limit.into(),
+            limit,
             reason: reason.into(),
         })
     }
@@ -208,41 +307,46 @@ impl Error {
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// The request timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(*self.kind, ErrorKind::Timeout { .. })
+        matches!(self.inner.kind, ErrorKind::Timeout { .. })
     }
 
     /// The connection closed under the request.
     pub fn is_transport_closed(&self) -> bool {
-        matches!(*self.kind, ErrorKind::TransportClosed { .. })
+        matches!(self.inner.kind, ErrorKind::TransportClosed { .. })
     }
 
     /// Repeating the request is safe: it had no effect, or it is idempotent.
     pub fn is_retry_safe(&self) -> bool {
-        match &*self.kind {
+        match &self.inner.kind {
             ErrorKind::TransportClosed { retry_safe, .. } => *retry_safe,
             _ => false,
         }
     }
 
     /// Janus refused the credentials (403 or 405, as a core error or an HTTP status).
+    ///
+    /// An HTTP 403 marked [`not_about_credentials`](Error::not_about_credentials) (a
+    /// server that refuses `GET <base>/info`, which needs none) is not counted.
     pub fn is_unauthorized(&self) -> bool {
-        match &*self.kind {
+        match &self.inner.kind {
             ErrorKind::Janus { code, .. } => {
                 *code == codes::UNAUTHORIZED || *code == codes::UNAUTHORIZED_PLUGIN
             }
-            ErrorKind::Transport { status, .. } => *status == Some(403),
+            ErrorKind::Transport { status, .. } => {
+                *status == Some(403) && !self.inner.not_about_credentials
+            }
             _ => false,
         }
     }
 
     /// The session or handle no longer exists (locally known, or Janus said 458/459).
     pub fn is_gone(&self) -> bool {
-        match &*self.kind {
+        match &self.inner.kind {
             ErrorKind::SessionGone { .. } | ErrorKind::HandleGone { .. } => true,
             ErrorKind::Janus { code, .. } => {
                 *code == codes::SESSION_NOT_FOUND || *code == codes::HANDLE_NOT_FOUND
@@ -253,7 +357,7 @@ impl Error {
 
     /// The Janus core error code, when this is a core error.
     pub fn janus_code(&self) -> Option<u16> {
-        match &*self.kind {
+        match &self.inner.kind {
             ErrorKind::Janus { code, .. } => Some(*code),
             _ => None,
         }
@@ -261,10 +365,39 @@ impl Error {
 
     /// The plugin error code, when this is a plugin error.
     pub fn plugin_code(&self) -> Option<i64> {
-        match &*self.kind {
+        match &self.inner.kind {
             ErrorKind::Plugin { code, .. } => Some(*code),
             _ => None,
         }
+    }
+}
+
+/// The reason of a closed connection without what the text of
+/// [`ErrorKind::TransportClosed`] adds by itself: leading "connection closed" (often
+/// repeated, when the reason is the text of another error) and a trailing "(safe to retry)".
+fn closed_reason(mut reason: &str) -> &str {
+    const PREFIX: &str = "connection closed";
+    const SUFFIX: &str = "(safe to retry)";
+    loop {
+        let r = reason.trim();
+        if let Some(rest) = r.strip_suffix(SUFFIX) {
+            reason = rest;
+            continue;
+        }
+        let starts = r
+            .get(..PREFIX.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX));
+        if starts {
+            let rest = &r[PREFIX.len()..];
+            if rest.is_empty() {
+                return rest;
+            }
+            if let Some(rest) = rest.strip_prefix(':') {
+                reason = rest;
+                continue;
+            }
+        }
+        return r;
     }
 }
 
@@ -278,11 +411,17 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::Timeout { after } => write!(f, "request timed out after {after:?}"),
-            ErrorKind::TransportClosed { reason, retry_safe } => write!(
-                f,
-                "connection closed: {reason}{}",
-                if *retry_safe { " (safe to retry)" } else { "" }
-            ),
+            ErrorKind::TransportClosed { reason, retry_safe } => {
+                f.write_str("connection closed")?;
+                let reason = closed_reason(reason);
+                if !reason.is_empty() {
+                    write!(f, ": {reason}")?;
+                }
+                if *retry_safe {
+                    f.write_str(" (safe to retry)")?;
+                }
+                Ok(())
+            }
             ErrorKind::Transport {
                 reason,
                 status: Some(s),
@@ -334,5 +473,69 @@ mod tests {
             status: Some(403)
         })
         .is_unauthorized());
+    }
+
+    #[test]
+    fn transport_closed_says_closed_once_and_retry_safety_only_when_true() {
+        let safe = Error::transport_closed("closed by server (1000: )", true);
+        assert_eq!(
+            safe.to_string(),
+            "connection closed: closed by server (1000: ) (safe to retry)"
+        );
+        let unsafe_ = Error::transport_closed("closed by server (1000: )", false);
+        assert_eq!(
+            unsafe_.to_string(),
+            "connection closed: closed by server (1000: )"
+        );
+        // The reason is often the text of another such error (the connection task passes
+        // it on): neither "connection closed" nor "(safe to retry)" repeats.
+        let inner = Error::transport_closed("connection closed", true);
+        assert_eq!(inner.to_string(), "connection closed (safe to retry)");
+        let outer = Error::transport_closed(inner.to_string(), false);
+        assert_eq!(outer.to_string(), "connection closed");
+        assert!(!outer.is_retry_safe());
+        let nested = Error::transport_closed(
+            "connection closed: connection closed: WebSocket: reset (safe to retry)",
+            false,
+        );
+        assert_eq!(nested.to_string(), "connection closed: WebSocket: reset");
+        assert!(!nested.to_string().contains("safe to retry"));
+        // Built from the kind directly, the text is cleaned the same way.
+        let raw = Error::new(ErrorKind::TransportClosed {
+            reason: "Connection closed: reset (safe to retry)".into(),
+            retry_safe: false,
+        });
+        assert_eq!(raw.to_string(), "connection closed: reset");
+        // A reason that only starts with the words is kept.
+        let e = Error::transport_closed("connection closed by peer", true);
+        assert_eq!(
+            e.to_string(),
+            "connection closed: connection closed by peer (safe to retry)"
+        );
+    }
+
+    #[test]
+    fn source_is_kept_cloned_and_ignored_by_equality() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::transport("cannot connect").with_source(io);
+        let source = e.source().expect("a source");
+        assert_eq!(source.to_string(), "refused");
+        let copy = e.clone();
+        assert!(copy.source().is_some());
+        assert_eq!(copy, Error::transport("cannot connect"));
+        assert_ne!(copy, Error::transport("other"));
+        assert!(Error::transport("x").source().is_none());
+        assert!(format!("{e:?}").contains("refused"));
+        // Display is the kind's text alone.
+        assert_eq!(e.to_string(), "transport error: cannot connect");
+    }
+
+    #[test]
+    fn a_403_not_about_credentials_is_not_unauthorized() {
+        let e = Error::http_status(403, "refused GET info").not_about_credentials();
+        assert!(!e.is_unauthorized());
+        assert!(Error::http_status(403, "forbidden").is_unauthorized());
+        assert!(!Error::http_status(404, "not found").is_unauthorized());
     }
 }

@@ -146,6 +146,8 @@ type Responder = Arc<dyn Fn(&Value) -> PluginReply + Send + Sync>;
 enum Out {
     Frame(String),
     Close(String),
+    Interrupted(String),
+    Restored,
 }
 
 struct MockSession {
@@ -166,6 +168,8 @@ struct Inner {
     delay_next: HashMap<String, (usize, Duration)>,
     keep_sessions_on_close: bool,
     refuse_connections: bool,
+    hang_connections: bool,
+    interrupted: bool,
     connect_error: Option<Error>,
     requests: Vec<Value>,
 }
@@ -293,6 +297,34 @@ impl MockJanus {
         }
     }
 
+    /// The server stops answering while connections stay open, as a stalled network (or,
+    /// over HTTP, a server that stopped answering its checks) would: open connections
+    /// report [`TransportEvent::Interrupted`] with `reason`, and requests get no answer
+    /// until [`restore`](Self::restore).
+    pub fn interrupt(&self, reason: &str) {
+        let mut g = self.lock();
+        g.interrupted = true;
+        for tx in g.conns.values() {
+            let _ = tx.send(Out::Interrupted(reason.to_string()));
+        }
+    }
+
+    /// Ends [`interrupt`](Self::interrupt): open connections report
+    /// [`TransportEvent::Restored`] and requests are answered again.
+    pub fn restore(&self) {
+        let mut g = self.lock();
+        g.interrupted = false;
+        for tx in g.conns.values() {
+            let _ = tx.send(Out::Restored);
+        }
+    }
+
+    /// While true, a new connection attempt hangs for good (the client's own timeout ends
+    /// it), as one into a network that accepts connections and forwards nothing.
+    pub fn hang_connections(&self, hang: bool) {
+        self.lock().hang_connections = hang;
+    }
+
     /// Closes every open connection, as a network cut would.
     pub fn close_connections(&self) {
         let mut g = self.lock();
@@ -369,6 +401,9 @@ impl MockJanus {
         let hid = req["handle_id"].as_u64();
         let mut g = self.lock();
         g.requests.push(req.clone());
+        if g.interrupted {
+            return;
+        }
         let dropped = match g.drop_next.get_mut(&janus) {
             Some(n) if *n > 0 => {
                 *n -= 1;
@@ -454,7 +489,17 @@ impl MockJanus {
                         s.handles.remove(&h);
                     }
                 }
-                json!({"janus":"success","transaction":txn,"session_id":sid})
+                drop(g);
+                // As Janus does: the success, then the handle's `detached`.
+                self.reply_many(
+                    conn,
+                    vec![
+                        json!({"janus":"success","transaction":txn,"session_id":sid}),
+                        json!({"janus":"detached","session_id":sid,"sender":hid}),
+                    ],
+                    delay,
+                );
+                return;
             }
             "hangup" => json!({"janus":"success","transaction":txn,"session_id":sid}),
             "trickle" => json!({"janus":"ack","transaction":txn,"session_id":sid}),
@@ -591,6 +636,9 @@ struct MockConnector {
 #[async_trait]
 impl Connector for MockConnector {
     async fn connect(&self) -> Result<Box<dyn Transport>, Error> {
+        if self.janus.lock().hang_connections {
+            futures::future::pending::<()>().await;
+        }
         Ok(Box::new(self.janus.connect()?))
     }
 
@@ -621,6 +669,8 @@ impl Transport for MockTransport {
         match self.rx.recv().await {
             Some(Out::Frame(f)) => Ok(TransportEvent::Frame(f)),
             Some(Out::Close(reason)) => Err(Error::transport_closed(reason, true)),
+            Some(Out::Interrupted(reason)) => Ok(TransportEvent::Interrupted { reason }),
+            Some(Out::Restored) => Ok(TransportEvent::Restored),
             None => Err(Error::transport_closed("mock server gone", true)),
         }
     }

@@ -230,7 +230,11 @@ impl fmt::Display for CloseReason {
             CloseReason::Destroyed => f.write_str("session destroyed"),
             CloseReason::SessionTimeout => f.write_str("session timed out"),
             CloseReason::SessionLost(r) => write!(f, "session lost: {r}"),
-            CloseReason::TransportClosed(r) => write!(f, "connection closed: {r}"),
+            CloseReason::TransportClosed(r) => {
+                // The reason often says it already ("connection closed: ...").
+                let r = r.strip_prefix("connection closed: ").unwrap_or(r);
+                write!(f, "connection closed: {r}")
+            }
             CloseReason::Released => f.write_str("released"),
         }
     }

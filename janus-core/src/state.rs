@@ -134,7 +134,9 @@ pub struct Stats {
     pub dropped_events: u64,
     /// Incoming frames or messages that could not be decoded.
     pub malformed_messages: u64,
-    /// Replies whose transaction was unknown (late, or never ours).
+    /// Replies and events whose transaction no pending request has (late answers to
+    /// requests that timed out, or never ours). Replies are dropped; events are still
+    /// delivered to their handle, since they carry plugin state.
     pub unknown_transactions: u64,
     /// Events for sessions or handles that are not known here.
     pub unroutable_events: u64,
@@ -182,6 +184,13 @@ pub(crate) struct Recreating {
     pairs: Vec<(HandleId, HandleId)>,
 }
 
+/// How long a handle whose detach Janus confirmed waits for Janus' `detached` event before
+/// its stream ends anyway. Janus sends `detached` after every handle's last event; over
+/// HTTP it comes through the long poll, after the `success` of the detach, with any event
+/// the handle had before it (a room's last notification, a `hangup`), so the stream ends
+/// after those on every transport.
+pub(crate) const DETACH_GRACE: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 pub(crate) struct State {
     pub(crate) pending: HashMap<u64, Pending>,
@@ -191,6 +200,8 @@ pub(crate) struct State {
     pub(crate) effects: Vec<Effect>,
     pub(crate) recreate_lost: bool,
     pub(crate) recreating: HashMap<SessionId, Recreating>,
+    /// Handles detached by us and confirmed, waiting for Janus' `detached` (oldest first).
+    pub(crate) detaching: std::collections::VecDeque<(HandleId, Instant)>,
 }
 
 fn complete(reply: Option<Reply>, result: Result<Incoming, Error>) {
@@ -260,8 +271,12 @@ impl State {
                     debug!(transaction = txn, janus = %msg.janus, "reply for an unknown transaction dropped");
                     return;
                 }
-                // An event for a request that timed out: still an event of its handle.
-                _ => {}
+                // An event for a request that timed out (or nobody sent): still an event of
+                // its handle, since it carries plugin state (a videoroom's `joined`, say).
+                _ => {
+                    self.stats.unknown_transactions += 1;
+                    debug!(transaction = txn, janus = %msg.janus, "event for an unknown transaction delivered as an event");
+                }
             }
         }
         self.route_event(msg);
@@ -367,7 +382,12 @@ impl State {
                 complete(p.reply, Ok(msg));
             }
             Purpose::Detach { handle } => {
-                self.close_handle(handle, CloseReason::Detached);
+                if let Some(h) = self.handles.get(&handle) {
+                    // Gone for the application at once; the stream ends with Janus'
+                    // `detached` (or after `DETACH_GRACE`).
+                    let _ = h.shared.gone.set(CloseReason::Detached);
+                    self.detaching.push_back((handle, Instant::now()));
+                }
                 complete(p.reply, Ok(msg));
             }
             Purpose::Claim { session } => {
@@ -462,16 +482,27 @@ impl State {
                 debug!(handle = %hid, "event names another session than its handle's");
                 return;
             }
-            let detached = msg.janus == "detached";
             let session = h.session;
+            if msg.janus == "detached" {
+                // Ours when we detached it (confirmed or not: over HTTP the event can overtake
+                // the `success` of the detach), or destroyed its session; then the close
+                // reason says it all. Otherwise the server's doing, said as an event first.
+                let reason = if h.shared.gone.get() == Some(&CloseReason::Detached) {
+                    CloseReason::Detached
+                } else {
+                    self.pending_teardown(session, hid)
+                };
+                if reason == CloseReason::DetachedByServer {
+                    let ev = msg.into_handle_event();
+                    if let Some(h) = self.handles.get_mut(&hid) {
+                        self.stats.dropped_events += h.events.deliver(ev);
+                    }
+                }
+                self.close_handle(hid, reason);
+                return;
+            }
             let ev = msg.into_handle_event();
             self.stats.dropped_events += h.events.deliver(ev);
-            if detached {
-                // Over HTTP the `detached` event (long poll) can overtake the `success` of our
-                // own detach or destroy (POST): then it is ours, not the server's doing.
-                let reason = self.pending_teardown(session, hid);
-                self.close_handle(hid, reason);
-            }
             return;
         }
         if msg.janus == "keepalive" {
@@ -513,6 +544,13 @@ impl State {
         CloseReason::DetachedByServer
     }
 
+    /// Whether a `destroy` of `session` is waiting for its answer.
+    pub(crate) fn destroying(&self, session: SessionId) -> bool {
+        self.pending
+            .values()
+            .any(|p| matches!(p.purpose, Purpose::Destroy { session: s } if s == session))
+    }
+
     /// Removes a session, its handles and their routes; their streams end with `reason`.
     pub(crate) fn close_session(&mut self, sid: SessionId, reason: CloseReason) {
         let Some(entry) = self.sessions.remove(&sid) else {
@@ -521,8 +559,8 @@ impl State {
         self.recreating.remove(&sid);
         for hid in &entry.handles {
             if let Some(h) = self.handles.remove(hid) {
-                let _ = h.shared.gone.set(reason.clone());
-                h.events.close(reason.clone());
+                let reason = h.shared.gone.get_or_init(|| reason.clone()).clone();
+                h.events.close(reason);
             }
         }
         let _ = entry.shared.gone.set(reason.clone());
@@ -530,7 +568,8 @@ impl State {
         self.effects.push(Effect::SessionClosed(sid));
     }
 
-    /// Removes one handle and its route; its stream ends with `reason`.
+    /// Removes one handle and its route; its stream ends with `reason`, or with the reason
+    /// it was already gone for (a confirmed detach waiting for `detached`).
     pub(crate) fn close_handle(&mut self, hid: HandleId, reason: CloseReason) {
         let Some(h) = self.handles.remove(&hid) else {
             return;
@@ -539,7 +578,7 @@ impl State {
             s.handles.remove(&hid);
         }
         self.effects.push(Effect::HandleClosed(h.session, hid));
-        let _ = h.shared.gone.set(reason.clone());
+        let reason = h.shared.gone.get_or_init(|| reason).clone();
         h.events.close(reason);
     }
 
@@ -616,6 +655,16 @@ impl State {
 
     /// Fails requests whose deadline passed and forgets those whose caller gave up.
     pub(crate) fn sweep(&mut self, now: Instant) {
+        while let Some(&(hid, since)) = self.detaching.front() {
+            if now.saturating_duration_since(since) < DETACH_GRACE
+                && self.handles.contains_key(&hid)
+            {
+                break;
+            }
+            self.detaching.pop_front();
+            // A no-op when `detached` came already.
+            self.close_handle(hid, CloseReason::Detached);
+        }
         let expired: Vec<u64> = self
             .pending
             .iter()
@@ -859,6 +908,10 @@ mod tests {
         );
         s.register(7, p, Instant::now());
         s.on_incoming(inc(json!({"janus":"success","transaction":"7"})));
+        // Gone for the application at once; the route waits for Janus' `detached`.
+        assert_eq!(gone_reason(&s, 11), Some(CloseReason::Detached));
+        assert_eq!(s.stats().handles, 1);
+        s.on_incoming(inc(json!({"janus":"detached","session_id":1,"sender":11})));
         assert_eq!(s.stats().handles, 0);
         let (p, _rx) = pending(
             "destroy",
@@ -872,6 +925,61 @@ mod tests {
         assert_eq!(s.stats().sessions, 0);
         assert!(s.pending.is_empty());
         assert!(s.effects.contains(&Effect::SessionClosed(SessionId(1))));
+    }
+
+    fn gone_reason(s: &State, id: u64) -> Option<CloseReason> {
+        s.handles
+            .get(&HandleId(id))
+            .and_then(|h| h.shared.gone.get().cloned())
+    }
+
+    #[test]
+    fn events_before_janus_detached_reach_a_detached_handle_then_its_stream_ends() {
+        let mut s = State::default();
+        let _sess = with_session(&mut s, 1);
+        let mut h = with_handle(&mut s, 1, 11);
+        let (p, _rx) = pending(
+            "detach",
+            Expect::Success,
+            Purpose::Detach {
+                handle: HandleId(11),
+            },
+        );
+        let t0 = Instant::now();
+        s.register(7, p, t0);
+        s.on_incoming(inc(json!({"janus":"success","transaction":"7"})));
+        // Over HTTP the room's last notification comes through the poll after the success.
+        s.on_incoming(inc(json!({"janus":"event","session_id":1,"sender":11,
+            "plugindata":{"plugin":"janus.plugin.videoroom","data":{"videoroom":"destroyed"}}})));
+        s.on_incoming(inc(json!({"janus":"detached","session_id":1,"sender":11})));
+        tokio_test::block_on(async {
+            assert!(matches!(h.recv().await, Some(HandleEvent::Plugin(_))));
+            assert_eq!(
+                h.recv().await,
+                Some(HandleEvent::Closed(CloseReason::Detached))
+            );
+        });
+        // Without `detached` the stream ends after the grace, on a sweep.
+        let mut h2 = with_handle(&mut s, 1, 12);
+        let (p, _rx) = pending(
+            "detach",
+            Expect::Success,
+            Purpose::Detach {
+                handle: HandleId(12),
+            },
+        );
+        s.register(8, p, t0);
+        s.on_incoming(inc(json!({"janus":"success","transaction":"8"})));
+        s.sweep(Instant::now());
+        assert_eq!(s.stats().handles, 1, "closed before the grace");
+        s.sweep(Instant::now() + DETACH_GRACE);
+        assert_eq!(s.stats().handles, 0);
+        tokio_test::block_on(async {
+            assert_eq!(
+                h2.recv().await,
+                Some(HandleEvent::Closed(CloseReason::Detached))
+            );
+        });
     }
 
     #[test]
@@ -893,7 +1001,7 @@ mod tests {
         // And one the server did on its own.
         s.on_incoming(inc(json!({"janus":"detached","session_id":1,"sender":12})));
         tokio_test::block_on(async {
-            assert_eq!(h.recv().await, Some(HandleEvent::Detached));
+            // Ours: the close reason says it, no `Detached` event.
             assert_eq!(
                 h.recv().await,
                 Some(HandleEvent::Closed(CloseReason::Detached))
@@ -977,5 +1085,21 @@ mod tests {
         s.on_incoming(inc(json!({"janus":"success","transaction":"42"})));
         s.on_incoming(inc(json!({"janus":"success","transaction":"not-ours"})));
         assert_eq!(s.stats().unknown_transactions, 2);
+    }
+
+    #[test]
+    fn an_event_with_an_unknown_transaction_is_delivered_and_counted() {
+        let mut s = State::default();
+        let _session = with_session(&mut s, 5);
+        let mut events = with_handle(&mut s, 5, 6);
+        s.on_incoming(inc(
+            json!({"janus":"event","transaction":"999","session_id":5,"sender":6,
+            "plugindata":{"plugin":"janus.plugin.echotest","data":{"result":"late"}}}),
+        ));
+        assert_eq!(s.stats().unknown_transactions, 1);
+        match tokio_test::block_on(events.recv()) {
+            Some(HandleEvent::Plugin(p)) => assert_eq!(p.data["result"], "late"),
+            other => panic!("expected the late event, got {other:?}"),
+        }
     }
 }

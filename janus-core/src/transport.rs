@@ -25,6 +25,10 @@ pub struct OutgoingMessage {
     pub handle_id: Option<HandleId>,
     /// The whole request as compact JSON, with nothing after the closing brace.
     pub json: String,
+    /// When the caller stops waiting for the answer. A transport that queues requests
+    /// (HTTP, with its bounded connections) drops one still queued at this instant, and
+    /// bounds its own wait for the reply by it.
+    pub deadline: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for OutgoingMessage {
@@ -35,6 +39,7 @@ impl std::fmt::Debug for OutgoingMessage {
             .field("session_id", &self.session_id)
             .field("handle_id", &self.handle_id)
             .field("json_bytes", &self.json.len())
+            .field("deadline", &self.deadline)
             .finish()
     }
 }
@@ -68,6 +73,18 @@ pub enum TransportEvent {
         /// What was wrong.
         reason: String,
     },
+    /// The transport stays open but the server stopped answering (HTTP: a request or poll
+    /// broke at the connection level, or a reachability check failed). The client reports
+    /// [`ConnectionState::Disconnected`](crate::ConnectionState::Disconnected) and holds new
+    /// requests until [`Restored`](Self::Restored), or until the transport gives up and
+    /// `recv` returns an error (then the client reconnects).
+    Interrupted {
+        /// What failed.
+        reason: String,
+    },
+    /// The server answers again after [`Interrupted`](Self::Interrupted): the client reports
+    /// [`ConnectionState::Reconnected`](crate::ConnectionState::Reconnected) and sends what it held.
+    Restored,
     /// The transport learned that a session no longer exists (an HTTP poll answered 404).
     SessionGone {
         /// The session.
@@ -139,6 +156,7 @@ mod tests {
             session_id: None,
             handle_id: None,
             json: r#"{"janus":"create","transaction":"1","apisecret":"hunter2"}"#.into(),
+            deadline: None,
         };
         let dbg = format!("{m:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -78,8 +78,8 @@ impl HttpConnector {
     /// Checks the URL and the options, and loads `tls_ca_file` if any.
     ///
     /// Fails with a configuration error for a URL that is not `http`/`https`, has a query
-    /// or a fragment, for options that cannot work (`maxev` 0, a zero duration), or for a
-    /// CA file that cannot be read or holds no certificate.
+    /// or a fragment, for options that [`HttpOptions::validate`] refuses (`maxev` 0, a
+    /// zero duration, ...), or for a CA file that cannot be read or holds no certificate.
     pub fn new(url: Url, options: HttpOptions) -> Result<Self, Error> {
         options.validate()?;
         let urls = Urls::new(url)?;
@@ -103,6 +103,12 @@ impl HttpConnector {
 
     /// Opens a transport: a new HTTP client (its own connection pool), checked with
     /// `GET <base>/info`. [`Connector::connect`] is this, boxed.
+    ///
+    /// When the check fails, the error says what to change where it can tell: a TLS
+    /// handshake with a plain-HTTP server (`https://` to an `http://` port), a 403 (likely
+    /// a WebSocket port: not counted as [`Error::is_unauthorized`], as `GET info` needs no
+    /// credentials), a 404 (the path: `/janus`, or `/admin`). The underlying reqwest error,
+    /// if any, is its [`source`](std::error::Error::source).
     pub async fn open(&self) -> Result<HttpTransport, Error> {
         let client = reqwest::Client::builder()
             .http1_only()
@@ -110,24 +116,25 @@ impl HttpConnector {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.options.connect_timeout)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            // Connections in use are bounded by `max_connections` (POSTs) plus the running
+            // polls; idle ones by this, so the total stays bounded however the pool takes
+            // connections back.
+            .pool_max_idle_per_host(self.options.max_connections)
             .tcp_nodelay(true)
             .user_agent(concat!("janus-http/", env!("CARGO_PKG_VERSION")))
             .tls_backend_preconfigured(self.tls.clone())
             .build()
             .map_err(|e| {
-                Error::config(format!(
-                    "cannot build the HTTP client: {}",
-                    crate::wire::describe(e)
-                ))
+                let e = e.without_url();
+                Error::config(format!("cannot build the HTTP client: {e}")).with_source(e)
             })?;
         let (events_tx, events_rx) = mpsc::channel(EVENT_BUFFER);
-        let (stop_tx, stop_rx) = watch::channel(false);
+        let (stop_tx, _) = watch::channel(false);
         let shared = Arc::new(Shared::new(
             client,
             self.urls.clone(),
             self.options.clone(),
             events_tx,
-            stop_rx,
         ));
         // A dead server fails here, so a reconnect attempt fails and the client backs off.
         shared.check_info().await?;

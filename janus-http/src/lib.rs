@@ -5,21 +5,30 @@
 //!   `<base>/<session>/<handle>`. Sending never waits for a reply: the request runs inside
 //!   [`Transport::recv`](janus_core::Transport::recv), which hands its reply body back.
 //! - Each session with handles has exactly one long poll, `GET <base>/<session>?maxev=N`,
-//!   until the core reports the session closed; it parks when the last handle is detached
-//!   (Janus would hold a poll of a destroyed session for 30 s). With `maxev` > 1 Janus
-//!   answers with a JSON array, passed on as it is (the core decodes arrays). After a reply
-//!   with events the next `GET` waits up to [`HttpOptions::poll_coalesce`], or until a
-//!   request goes out on the session. A poll answered 404 reports the session gone.
-//! - One `reqwest` client per transport: POSTs reuse kept-alive connections; each running
-//!   poll holds one more.
-//! - When the server stays unreachable for [`HttpOptions::unreachable_timeout`], the
-//!   transport reports itself closed, and the client reconnects through [`HttpConnector`]
-//!   (which checks `GET <base>/info`), then claims its sessions.
+//!   until the core reports the session closed; it parks when the core closes the last
+//!   handle (at Janus' `detached`), so a session torn down the usual way has no poll left
+//!   when it is destroyed (Janus would hold a poll of a destroyed session for 30 s). With
+//!   `maxev` > 1 Janus answers with a JSON array, passed on as it is (the core decodes
+//!   arrays). After a reply with events the next `GET` waits up to
+//!   [`HttpOptions::poll_coalesce`], or until a request goes out on the session. A poll
+//!   answered 404 reports the session gone.
+//! - One `reqwest` client per transport: at most [`HttpOptions::max_connections`] POSTs in
+//!   flight on kept-alive connections (more wait their turn); each running poll holds one
+//!   more, for at most [`HttpOptions::max_long_polls`] sessions (an attach beyond fails at
+//!   once with an error naming that limit).
+//! - A request or poll that breaks at the connection level, or a heartbeat check
+//!   (`GET <base>/info` after [`HttpOptions::heartbeat_interval`] of silence) without an
+//!   answer, is reported as an interruption (the client says `Disconnected`) until the
+//!   server answers again; when it stays unreachable for
+//!   [`HttpOptions::unreachable_timeout`], the transport reports itself closed, and the
+//!   client reconnects through [`HttpConnector`] (which checks `GET <base>/info`), then
+//!   claims its sessions.
 //!
 //! See [`HttpConnector`] for an example.
 #![warn(missing_docs)]
 
 mod connector;
+mod health;
 mod options;
 mod transport;
 mod wire;

@@ -1,5 +1,5 @@
-//! The transport: `POST`s and long polls run inside [`HttpTransport::recv`], and a prober
-//! task decides when the server is gone.
+//! The transport: `POST`s and long polls run inside [`HttpTransport::recv`]; the monitor
+//! task (see `health.rs`) decides whether the server answers.
 //!
 //! Each `POST`, and each round of a session's long poll (one `GET`), is a future owned by
 //! the transport and polled by `recv`, which the core's connection task always awaits when
@@ -8,7 +8,9 @@
 //! and when the next round starts. There are as many futures as requests in flight plus
 //! one per polled session.
 //!
-//! The prober reports an unreachable server through a channel that `recv` also drains.
+//! `POST`s in flight are bounded by [`HttpOptions::max_connections`] (more wait their turn,
+//! in order, within their deadline) and polled sessions by [`HttpOptions::max_long_polls`].
+//! The monitor reports through a channel that `recv` also drains.
 
 use async_trait::async_trait;
 use futures::future::{AbortHandle, Abortable};
@@ -19,17 +21,19 @@ use reqwest::StatusCode;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
+use crate::health::{Health, Item};
 use crate::options::HttpOptions;
 use crate::wire::{describe, read_body, status_error, Body, Urls};
 
-/// Capacity of the channel from the prober to [`HttpTransport::recv`] (it sends one item).
+/// Capacity of the channel from the monitor to [`HttpTransport::recv`] (it sends one item
+/// at a time and waits).
 pub(crate) const EVENT_BUFFER: usize = 4;
 
 /// Janus closes a `POST` its core has not answered within 10 s, without any reply
@@ -40,14 +44,13 @@ const JANUS_POST_ABORT: Duration = Duration::from_secs(9);
 /// Bodies read only to keep a connection reusable (error replies) are capped at this.
 const DRAIN_LIMIT: usize = 64 * 1024;
 
-/// The shortest time one reachability probe may take.
-const MIN_PROBE_TIME: Duration = Duration::from_millis(250);
-
 /// What one finished `POST` hands to `recv`: its reply, or why there is none, after a
 /// [`TransportEvent::Malformed`] when the body had to be dropped.
 struct PostDone {
     malformed: Option<TransportEvent>,
     event: TransportEvent,
+    /// The session an `attach` was for: it no longer reserves a long poll.
+    attach_for: Option<SessionId>,
 }
 
 type PostFuture = Pin<Box<dyn Future<Output = PostDone> + Send>>;
@@ -87,22 +90,6 @@ struct PollRound {
 
 type PollFuture = Abortable<Pin<Box<dyn Future<Output = PollRound> + Send>>>;
 
-/// What the prober hands to `recv`.
-pub(crate) enum Item {
-    /// The server is unreachable: `recv` returns this error and the core reconnects.
-    Closed(Error),
-}
-
-#[derive(Default)]
-struct Health {
-    /// Since when requests fail at the connection level; `None` while all is well.
-    failing_since: Option<Instant>,
-    /// A prober task is running.
-    probing: bool,
-    /// The transport has been reported closed.
-    closed: bool,
-}
-
 /// The long poll of one session.
 ///
 /// A session is polled only while it has handles: nothing else gets asynchronous events,
@@ -119,6 +106,8 @@ struct PollState {
     round: Option<AbortHandle>,
     /// Requests sent on the session so far: one sent during a pause ends it.
     sent: u64,
+    /// `attach` requests in flight: each holds a place among the polled sessions.
+    attaching: usize,
     /// Wakes a paused round when `sent` moves or the last handle goes.
     wake: Arc<Notify>,
 }
@@ -129,9 +118,13 @@ pub(crate) struct Shared {
     pub(crate) urls: Urls,
     pub(crate) options: Arc<HttpOptions>,
     pub(crate) events: mpsc::Sender<Item>,
-    /// Turns true (or loses its sender) when the transport closes; the prober ends then.
-    pub(crate) stop: watch::Receiver<bool>,
     health: Mutex<Health>,
+    /// Wakes the monitor: a failure to report, or a recovery.
+    pub(crate) kick: Notify,
+    /// One permit per `POST` in flight ([`HttpOptions::max_connections`]).
+    permits: Arc<Semaphore>,
+    /// `POST`s sent and not yet handed back by `recv`.
+    in_flight: AtomicUsize,
     /// A long poll of this transport was refused with 403 already.
     poll_refused: AtomicBool,
     /// Sessions, their handles and their poll rounds. Shared with the rounds, which look
@@ -140,7 +133,7 @@ pub(crate) struct Shared {
 }
 
 /// Runs `fut` until it ends or the transport stops.
-async fn guarded<F>(mut stop: watch::Receiver<bool>, fut: F)
+pub(crate) async fn guarded<F>(mut stop: watch::Receiver<bool>, fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
@@ -158,21 +151,23 @@ impl Shared {
         urls: Urls,
         options: Arc<HttpOptions>,
         events: mpsc::Sender<Item>,
-        stop: watch::Receiver<bool>,
     ) -> Self {
+        let permits = Arc::new(Semaphore::new(options.max_connections));
         Shared {
             client,
             urls,
             options,
             events,
-            stop,
-            health: Mutex::new(Health::default()),
+            health: Mutex::new(Health::new()),
+            kick: Notify::new(),
+            permits,
+            in_flight: AtomicUsize::new(0),
             poll_refused: AtomicBool::new(false),
             polls: Mutex::new(HashMap::new()),
         }
     }
 
-    fn health(&self) -> MutexGuard<'_, Health> {
+    pub(crate) fn health(&self) -> MutexGuard<'_, Health> {
         // The lock is never held across an await or a call that could panic.
         self.health.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -182,32 +177,14 @@ impl Shared {
         self.polls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The server answered: whatever failed before is over.
-    fn reachable(&self) {
-        let mut h = self.health();
-        if h.failing_since.take().is_some() {
-            info!(endpoint = %self.urls.endpoint(), "server reachable again");
-        }
+    /// `POST`s sent and not yet handed back.
+    pub(crate) fn requests_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// A request failed at the connection level (refused, reset, 5xx): start probing the
-    /// server, unless a probe already runs. `why` must hold no secret.
-    fn unreachable(self: &Arc<Self>, why: &str) {
-        let start_probe = {
-            let mut h = self.health();
-            if h.closed {
-                return;
-            }
-            if h.failing_since.is_none() {
-                h.failing_since = Some(Instant::now());
-                warn!(endpoint = %self.urls.endpoint(), error = %why, "request failed at the connection level; probing the server");
-            }
-            !std::mem::replace(&mut h.probing, true)
-        };
-        if start_probe {
-            let this = self.clone();
-            tokio::spawn(guarded(self.stop.clone(), this.probe(why.to_string())));
-        }
+    /// Whether any session is being polled.
+    pub(crate) fn polling(&self) -> bool {
+        self.polls().values().any(|p| p.round.is_some())
     }
 
     /// `GET <base>/info`: Ok when the server answers 2xx.
@@ -215,72 +192,23 @@ impl Shared {
         let resp = self
             .client
             .get(self.urls.info())
-            .timeout(self.options.request_timeout)
+            .timeout(self.options.probe_timeout)
             .send()
             .await
-            .map_err(|e| Error::transport(format!("GET info: {}", describe(e))))?;
+            .map_err(|e| crate::wire::info_send_error(e, &self.urls.info()))?;
         let status = resp.status();
         // Read the (small) body so the connection goes back to the pool.
         read_body(resp, self.options.max_body_bytes)
             .await
-            .map_err(|e| Error::transport(format!("GET info: {}", describe(e))))?;
+            .map_err(|e| crate::wire::info_send_error(e, &self.urls.info()))?;
         if status.is_success() {
             Ok(())
         } else {
-            Err(status_error(status))
+            Err(crate::wire::info_status_error(status, &self.urls.info()))
         }
     }
 
-    /// Probes `GET <base>/info` with growing delays until the server answers (all is well
-    /// again) or `unreachable_timeout` has passed since the first failure (the transport
-    /// reports itself closed, and the core reconnects).
-    async fn probe(self: Arc<Self>, mut last_error: String) {
-        let window = self.options.unreachable_timeout;
-        let mut delay = self.options.poll_retry_delay;
-        loop {
-            let since = {
-                let mut h = self.health();
-                match h.failing_since {
-                    Some(t) => t,
-                    None => {
-                        h.probing = false;
-                        return;
-                    }
-                }
-            };
-            let deadline = since + window;
-            let now = Instant::now();
-            if now >= deadline {
-                self.health().closed = true;
-                let reason = format!("server unreachable for {window:?}: {last_error}");
-                warn!(endpoint = %self.urls.endpoint(), %reason, "giving up on this connection");
-                let _ = self
-                    .events
-                    .send(Item::Closed(Error::transport_closed(reason, false)))
-                    .await;
-                return;
-            }
-            tokio::time::sleep(delay.min(deadline - now)).await;
-            delay = (delay * 2).min(self.options.poll_retry_max_delay);
-            let budget = deadline
-                .saturating_duration_since(Instant::now())
-                .max(MIN_PROBE_TIME);
-            match tokio::time::timeout(budget, self.check_info()).await {
-                Ok(Ok(())) => {
-                    let mut h = self.health();
-                    h.probing = false;
-                    if h.failing_since.take().is_some() {
-                        info!(endpoint = %self.urls.endpoint(), "server reachable again");
-                    }
-                    return;
-                }
-                Ok(Err(e)) => last_error = e.to_string(),
-                Err(_) => last_error = format!("GET info got no answer within {budget:?}"),
-            }
-        }
-    }
-
-    /// Sends one request; its reply, or why there is none.
+    /// Sends one request once a connection is free; its reply, or why there is none.
     async fn post(self: Arc<Self>, msg: OutgoingMessage) -> PostDone {
         let OutgoingMessage {
             janus,
@@ -288,15 +216,47 @@ impl Shared {
             session_id,
             handle_id,
             json,
+            deadline,
             ..
         } = msg;
+        let attach_for = session_id.filter(|_| janus == "attach");
+        let done = |event| PostDone {
+            malformed: None,
+            event,
+            attach_for,
+        };
+        // Wait for a connection, in order, no longer than the caller waits.
+        let acquire = self.permits.clone().acquire_owned();
+        let permit = match deadline {
+            Some(at) => tokio::time::timeout_at(at, acquire).await.ok(),
+            None => Some(acquire.await),
+        };
+        let _permit = match permit {
+            Some(Ok(p)) => p,
+            Some(Err(_)) => {
+                let error = Error::transport_closed("the transport was closed", true);
+                return done(TransportEvent::RequestFailed { transaction, error });
+            }
+            None => {
+                // Never sent: the caller gave up while it waited for a connection.
+                let waited = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+                debug!(request = janus, %transaction, ?waited, "request dropped before a connection was free");
+                let error = Error::timeout(self.options.request_timeout);
+                return done(TransportEvent::RequestFailed { transaction, error });
+            }
+        };
         let url = self.urls.request(session_id, handle_id);
         let started = Instant::now();
+        let limit = deadline
+            .map(|d| d.saturating_duration_since(started))
+            .unwrap_or(self.options.request_timeout)
+            .min(self.options.request_timeout)
+            .max(Duration::from_millis(1));
         let sent = self
             .client
             .post(url)
             .header(CONTENT_TYPE, "application/json")
-            .timeout(self.options.request_timeout)
+            .timeout(limit)
             .body(json)
             .send()
             .await;
@@ -313,7 +273,11 @@ impl Shared {
                 TransportEvent::RequestFailed { transaction, error }
             }
         };
-        PostDone { malformed, event }
+        PostDone {
+            malformed,
+            event,
+            attach_for,
+        }
     }
 
     async fn post_reply(
@@ -328,20 +292,19 @@ impl Shared {
             if status.is_server_error() {
                 self.unreachable(&format!("POST answered HTTP {status}"));
             } else {
-                self.reachable();
+                self.heard();
             }
             let _ = read_body(resp, DRAIN_LIMIT).await;
             return Err(status_error(status));
         }
-        self.reachable();
+        self.heard();
         match read_body(resp, self.options.max_body_bytes).await {
             Ok(Body::Text(text)) if text.trim().is_empty() => {
-                // Janus never answers 200 with nothing; if something does, say so as an HTTP
-                // failure with the status. It is not retry-safe: the request did arrive.
-                Err(Error::new(janus_core::ErrorKind::Transport {
-                    reason: "the server answered with an empty body".into(),
-                    status: Some(status.as_u16()),
-                }))
+                // Janus never answers 200 with nothing: whatever does is not speaking its
+                // protocol. The request did arrive, so it is not safe to repeat blindly.
+                Err(Error::protocol(format!(
+                    "the server answered HTTP {status} with an empty body"
+                )))
             }
             Ok(Body::Text(text)) => Ok(text),
             Ok(body) => {
@@ -445,7 +408,7 @@ impl Shared {
             Ok(resp) => {
                 let status = resp.status();
                 if status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN {
-                    self.reachable();
+                    self.heard();
                     let reason = if status == StatusCode::NOT_FOUND {
                         "the long poll got HTTP 404: the session no longer exists"
                     } else {
@@ -464,7 +427,7 @@ impl Shared {
                 if status.is_success() {
                     match read_body(resp, options.max_body_bytes).await {
                         Ok(body) => {
-                            self.reachable();
+                            self.heard();
                             delay = options.poll_retry_delay;
                             let outcome = match body {
                                 Body::Text(text) if text.trim().is_empty() => PollOutcome::Again,
@@ -527,7 +490,14 @@ impl Shared {
 /// - A poll answered 404 (session destroyed or timed out) or 403 (the poll's credentials,
 ///   [`HttpOptions::api_secret`]/[`HttpOptions::token`], are refused) ends with
 ///   [`TransportEvent::SessionGone`]. Other failures are retried with a growing delay.
-/// - When the server stays unreachable for [`HttpOptions::unreachable_timeout`], `recv`
+/// - At most [`HttpOptions::max_connections`] `POST`s are in flight; more wait their turn
+///   (in order, until their deadline). At most [`HttpOptions::max_long_polls`] sessions are
+///   polled: an `attach` that would need one more fails at once with
+///   [`ErrorKind::Limit`](janus_core::ErrorKind::Limit), without being sent.
+/// - A request or poll that breaks at the connection level, or a heartbeat check that gets
+///   no answer, is reported as [`TransportEvent::Interrupted`]; when the server answers
+///   again, [`TransportEvent::Restored`], and every poll starts again on a fresh connection.
+///   When the server stays unreachable for [`HttpOptions::unreachable_timeout`], `recv`
 ///   returns an error so the client reconnects.
 /// - [`close`](Transport::close) stops the polls and lets requests already sent finish;
 ///   dropping the transport ends all its tasks at once.
@@ -539,8 +509,10 @@ pub struct HttpTransport {
     posts: FuturesUnordered<PostFuture>,
     /// The poll rounds in flight (one per polled session), polled by `recv`.
     rounds: FuturesUnordered<PollFuture>,
-    /// What finished requests and rounds brought and `recv` has not handed out yet.
-    ready: VecDeque<TransportEvent>,
+    /// What finished requests and rounds brought and `recv` has not handed out yet; with
+    /// the session an `attach` reply frees a long-poll place of, once handed out (the core
+    /// then says `handle_opened` before it sends anything else, so the count stays exact).
+    ready: VecDeque<(TransportEvent, Option<SessionId>)>,
     closed: Option<Error>,
 }
 
@@ -561,6 +533,7 @@ impl HttpTransport {
         events: mpsc::Receiver<Item>,
         stop: watch::Sender<bool>,
     ) -> Self {
+        tokio::spawn(guarded(stop.subscribe(), shared.clone().monitor()));
         HttpTransport {
             shared,
             events,
@@ -638,7 +611,7 @@ impl HttpTransport {
         let options = &self.shared.options;
         let (pause, delay) = match outcome {
             PollOutcome::Event(event) => {
-                self.ready.push_back(event);
+                self.ready.push_back((event, None));
                 // Events wait on the server meanwhile; see `poll_coalesce`.
                 (Pause::Coalesce { sent: 0 }, delay)
             }
@@ -650,7 +623,7 @@ impl HttpTransport {
                     p.round = None;
                 }
                 self.ready
-                    .push_back(TransportEvent::SessionGone { session, reason });
+                    .push_back((TransportEvent::SessionGone { session, reason }, None));
                 return;
             }
             PollOutcome::Failed(error) => {
@@ -662,6 +635,43 @@ impl HttpTransport {
             }
         };
         self.next_round(session, pause, delay);
+    }
+
+    /// Starts every running poll again on a fresh connection: after an outage a poll sent
+    /// before it may never be answered.
+    fn restart_polls(&mut self) {
+        let sessions: Vec<SessionId> = {
+            let mut polls = self.shared.polls();
+            polls
+                .iter_mut()
+                .filter_map(|(s, p)| {
+                    let round = p.round.take()?;
+                    round.abort();
+                    Some(*s)
+                })
+                .collect()
+        };
+        if !sessions.is_empty() {
+            debug!(
+                sessions = sessions.len(),
+                "server answers again: polling afresh"
+            );
+        }
+        let delay = self.shared.options.poll_retry_delay;
+        for session in sessions {
+            self.next_round(session, Pause::None, delay);
+        }
+    }
+
+    /// Whether an `attach` on `session` would need a long poll beyond `max_long_polls`.
+    /// Sessions with handles, or with an attach in flight, hold their place.
+    fn over_poll_limit(&self, session: SessionId) -> bool {
+        let polls = self.shared.polls();
+        let holds = |p: &PollState| !p.handles.is_empty() || p.attaching > 0;
+        if polls.get(&session).is_some_and(holds) {
+            return false;
+        }
+        polls.values().filter(|p| holds(p)).count() >= self.shared.options.max_long_polls
     }
 
     /// Ends every poll.
@@ -696,22 +706,43 @@ impl Transport for HttpTransport {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
+        if let (Some(s), "attach") = (msg.session_id, msg.janus) {
+            if self.over_poll_limit(s) {
+                let limit = self.shared.options.max_long_polls;
+                let error = Error::limit(
+                    "http.max_long_polls",
+                    limit as u64,
+                    format!(
+                        "over HTTP each session with handles holds one long poll open, and {limit} \
+                         sessions already do; Janus' HTTP server accepts about 1,020 connections \
+                         in all, so use fewer sessions with more handles each, or WebSocket"
+                    ),
+                );
+                let failed = TransportEvent::RequestFailed {
+                    transaction: msg.transaction,
+                    error,
+                };
+                self.ready.push_back((failed, None));
+                return Ok(());
+            }
+            if let Some(p) = self.shared.polls().get_mut(&s) {
+                p.attaching += 1;
+            }
+        }
         if let Some(s) = msg.session_id {
             if let Some(p) = self.shared.polls().get_mut(&s) {
-                if msg.janus == "detach" {
-                    // Stop wanting events for it now: the poll then parks after the plugin's
-                    // last event instead of waiting for `detached` too (one GET less per
-                    // detach). If the detach fails, the core says `handle_opened` again.
-                    if let Some(h) = msg.handle_id {
-                        p.handles.remove(&h);
-                    }
+                // The poll goes on through a detach until the core closes the handle, at
+                // Janus' `detached`: events the handle had before it come the same way.
+                // A request may bring events: end the poll's pause. Not a destroy: a poll
+                // sent after it gets 404, or is held by Janus for 30 s.
+                if msg.janus != "destroy" {
+                    p.sent = p.sent.wrapping_add(1);
+                    p.wake.notify_waiters();
                 }
-                // A request may bring events: end the poll's pause.
-                p.sent = p.sent.wrapping_add(1);
-                p.wake.notify_waiters();
             }
         }
         // Polled by `recv`.
+        self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         self.posts.push(Box::pin(self.shared.clone().post(msg)));
         Ok(())
     }
@@ -721,7 +752,12 @@ impl Transport for HttpTransport {
             if let Some(e) = &self.closed {
                 return Err(e.clone());
             }
-            if let Some(event) = self.ready.pop_front() {
+            if let Some((event, attach_for)) = self.ready.pop_front() {
+                if let Some(s) = attach_for {
+                    if let Some(p) = self.shared.polls().get_mut(&s) {
+                        p.attaching = p.attaching.saturating_sub(1);
+                    }
+                }
                 return Ok(event);
             }
             // Cancel-safe: requests and rounds stay in their sets until done, what they
@@ -729,10 +765,11 @@ impl Transport for HttpTransport {
             // from the channel before it yields an item. Not biased: neither set starves.
             tokio::select! {
                 Some(done) = self.posts.next(), if !self.posts.is_empty() => {
+                    self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
                     if let Some(malformed) = done.malformed {
-                        self.ready.push_back(malformed);
+                        self.ready.push_back((malformed, None));
                     }
-                    self.ready.push_back(done.event);
+                    self.ready.push_back((done.event, done.attach_for));
                 }
                 Some(round) = self.rounds.next(), if !self.rounds.is_empty() => {
                     // An aborted round (its session closed) brings nothing.
@@ -742,6 +779,13 @@ impl Transport for HttpTransport {
                 }
                 item = self.events.recv() => {
                     let error = match item {
+                        Some(Item::Interrupted(reason)) => {
+                            return Ok(TransportEvent::Interrupted { reason });
+                        }
+                        Some(Item::Restored) => {
+                            self.restart_polls();
+                            return Ok(TransportEvent::Restored);
+                        }
                         Some(Item::Closed(e)) => e,
                         None => Error::transport_closed("the transport was closed", false),
                     };

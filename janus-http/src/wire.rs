@@ -1,6 +1,7 @@
 //! URLs, bounded body reading and error descriptions.
 
 use janus_core::{Error, HandleId, Secret, SessionId};
+use std::error::Error as StdError;
 use url::Url;
 
 /// The request URLs of one Janus HTTP endpoint, derived from its base URL.
@@ -148,9 +149,13 @@ pub(crate) async fn read_body(
 /// A one-line description of a reqwest error with its causes, and without its URL (a long
 /// poll's URL carries secrets).
 pub(crate) fn describe(err: reqwest::Error) -> String {
-    let err = err.without_url();
+    describe_chain(&err.without_url())
+}
+
+/// The text of `err` and of each of its causes that adds something, joined by ": ".
+fn describe_chain(err: &(dyn StdError + 'static)) -> String {
     let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
+    let mut source = err.source();
     while let Some(cause) = source {
         let s = cause.to_string();
         if !text.contains(&s) {
@@ -160,6 +165,147 @@ pub(crate) fn describe(err: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `url` without user name or password, for messages.
+fn shown(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_password(None);
+    let _ = u.set_username("");
+    u.to_string()
+}
+
+/// The rustls error somewhere in `err`'s chain. The TLS layer wraps it in an `io::Error`,
+/// whose `source()` skips it, so each `io::Error` is looked into with `get_ref`.
+fn find_rustls<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(r) = find_rustls(inner) {
+                return Some(r);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// The kind of the innermost `io::Error` in `err`'s chain, if any. An `io::Error` may wrap
+/// another one (hyper-rustls wraps the TLS layer's in one of kind `Other`), and its
+/// `source()` skips what it wraps, so each is looked into with `get_ref`.
+fn find_io_kind(err: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            let inner = io.get_ref().and_then(|inner| find_io_kind(inner));
+            return Some(inner.unwrap_or(io.kind()));
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// `GET <base>/info` (the check [`crate::HttpConnector`] makes on connect) failed without
+/// an HTTP status: the connection, TLS, or reading the reply. The message says what to
+/// change when it can tell (a TLS handshake with a plain-HTTP server, an untrusted
+/// certificate, a refused connection); the reqwest error is kept as the source.
+pub(crate) fn info_send_error(err: reqwest::Error, url: &Url) -> Error {
+    let err = err.without_url();
+    let target = shown(url);
+    let text = describe_chain(&err);
+    let message = if let Some(tls) = find_rustls(&err) {
+        let hint = match tls {
+            // A server that does not speak TLS answers the ClientHello in plain text
+            // ("HTTP/1.1 400 ..."), which rustls reads as a record of an unknown type.
+            rustls::Error::InvalidMessage(_) => {
+                ": the server may be speaking plain HTTP on this port; try http:// instead \
+                 of https://"
+            }
+            rustls::Error::InvalidCertificate(_) => {
+                ": the server's certificate is not trusted for this host; for a private CA, \
+                 set http.tls_ca_file"
+            }
+            _ => "",
+        };
+        format!("GET {target}: TLS handshake failed ({tls}){hint}")
+    } else {
+        use std::io::ErrorKind::UnexpectedEof;
+        use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+        match find_io_kind(&err) {
+            // The TCP connection was made (it was not refused), then closed during the TLS
+            // handshake: a plain-HTTP server may close on a ClientHello instead of
+            // answering it.
+            Some(UnexpectedEof | ConnectionReset | ConnectionAborted)
+                if url.scheme() == "https" && err.is_connect() =>
+            {
+                format!(
+                    "GET {target}: TLS handshake failed ({text}): the server closed the \
+                     connection; it may be speaking plain HTTP on this port; try http:// \
+                     instead of https://"
+                )
+            }
+            Some(ConnectionRefused) => format!(
+                "GET {target}: {text} (is Janus running, with its HTTP transport on this port?)"
+            ),
+            _ if err.is_timeout() => format!("GET {target}: {text} (no answer in time)"),
+            _ => format!("GET {target}: {text}"),
+        }
+    };
+    Error::transport(message).with_source(err)
+}
+
+/// `GET <base>/info` (`url`) was answered with a status that is not a success. The message
+/// names the URL and says what the status likely means:
+///
+/// - 403: `GET info` needs no credentials, so this is not a refused api secret or token
+///   ([`Error::is_unauthorized`] is false): likely not a Janus HTTP endpoint at all (a Janus
+///   WebSocket port answers plain HTTP with 403), or an ACL refusing this client.
+/// - 404: the path is wrong (Janus serves its API under `/janus`, the Admin API under
+///   `/admin`).
+pub(crate) fn info_status_error(status: reqwest::StatusCode, url: &Url) -> Error {
+    let target = shown(url);
+    let code = status.as_u16();
+    let message = match code {
+        403 => format!(
+            "the server refused GET {target} with HTTP {status}: this may not be a Janus HTTP \
+             endpoint (a Janus WebSocket port answers 403; use ws:// for it), or an ACL of \
+             the server refuses this client"
+        ),
+        404 => {
+            let mut hint = String::from(
+                "check the URL's path: Janus serves its API under /janus, the Admin API under \
+                 /admin",
+            );
+            // The base is the URL without its last segment, `info`.
+            let mut base = url.clone();
+            if let Ok(mut path) = base.path_segments_mut() {
+                path.pop();
+            }
+            if base.path() == "/" || base.path().is_empty() {
+                base.set_path("/janus");
+                hint.push_str(&format!(" (try {})", shown(&base)));
+            }
+            format!("GET {target} got HTTP {status}: {hint}")
+        }
+        500..=599 => format!(
+            "GET {target} got HTTP {status}: the server failed (or a proxy in front of Janus \
+             cannot reach it)"
+        ),
+        _ => format!("GET {target} got HTTP {status}: this may not be a Janus HTTP endpoint"),
+    };
+    let error = Error::http_status(code, message);
+    if code == 403 {
+        // Only the refusal of a request that carries credentials is about them.
+        error.not_about_credentials()
+    } else {
+        error
+    }
 }
 
 /// A transport error carrying an HTTP status.
@@ -255,5 +401,71 @@ mod tests {
     fn endpoint_hides_credentials() {
         let u = urls("http://user:pw@127.0.0.1:8088/janus");
         assert_eq!(u.endpoint(), "http://127.0.0.1:8088/janus");
+    }
+
+    #[test]
+    fn info_403_is_not_about_credentials_and_names_the_url() {
+        let url: Url = "http://user:pw@127.0.0.1:8188/info".parse().unwrap();
+        let e = info_status_error(reqwest::StatusCode::FORBIDDEN, &url);
+        let text = e.to_string();
+        assert!(
+            text.contains(
+                "the server refused GET http://127.0.0.1:8188/info with HTTP 403 Forbidden"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("may not be a Janus HTTP endpoint"), "{text}");
+        assert!(text.contains("WebSocket port answers 403"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
+        assert!(!e.is_unauthorized());
+        assert!(matches!(
+            e.kind(),
+            janus_core::ErrorKind::Transport {
+                status: Some(403),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn info_404_hints_at_the_path() {
+        let u = urls("http://127.0.0.1:8088");
+        let e = info_status_error(reqwest::StatusCode::NOT_FOUND, &u.info());
+        let text = e.to_string();
+        assert!(
+            text.contains("GET http://127.0.0.1:8088/info got HTTP 404 Not Found"),
+            "{text}"
+        );
+        assert!(text.contains("under /janus"), "{text}");
+        assert!(text.contains("under /admin"), "{text}");
+        assert!(text.contains("try http://127.0.0.1:8088/janus"), "{text}");
+        // With a path, no guess of the right one.
+        let u = urls("http://127.0.0.1:8088/jamus");
+        let text = info_status_error(reqwest::StatusCode::NOT_FOUND, &u.info()).to_string();
+        assert!(
+            text.contains("GET http://127.0.0.1:8088/jamus/info got HTTP 404"),
+            "{text}"
+        );
+        assert!(!text.contains("try "), "{text}");
+        let e = info_status_error(reqwest::StatusCode::BAD_GATEWAY, &u.info());
+        assert!(e.to_string().contains("HTTP 502"), "{e}");
+        assert!(!e.is_unauthorized());
+    }
+
+    #[test]
+    fn io_kinds_are_found_inside_wrapping_io_errors() {
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "tls handshake eof");
+        let wrapped = std::io::Error::other(eof);
+        assert_eq!(
+            find_io_kind(&wrapped),
+            Some(std::io::ErrorKind::UnexpectedEof)
+        );
+        let tls = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let wrapped =
+            std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, tls));
+        assert!(matches!(
+            find_rustls(&wrapped),
+            Some(rustls::Error::InvalidMessage(_))
+        ));
     }
 }

@@ -24,72 +24,30 @@
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
-use futures::{SinkExt, StreamExt};
-use janus_core::{Connector, Error, OutgoingMessage, Transport, TransportEvent};
-use serde::{Deserialize, Serialize};
+use janus_core::{Connector, Error, Transport};
 use std::path::PathBuf;
 use std::sync::Arc;
+// Only the tests below still use it (the options moved to `options.rs`).
+#[cfg(test)]
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::time::{Instant, Interval};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tracing::{debug, warn};
+use tracing::debug;
 use url::Url;
+
+mod connect_error;
+mod options;
+
+pub use options::WsOptions;
 
 /// The subprotocol of the Janus API.
 pub const JANUS_PROTOCOL: &str = "janus-protocol";
 /// The subprotocol of the Janus Admin API.
 pub const JANUS_ADMIN_PROTOCOL: &str = "janus-admin-protocol";
 
-/// WebSocket options. Deserializes from TOML or JSON with durations like `"15s"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct WsOptions {
-    /// The subprotocol to ask for (`janus-protocol`, or `janus-admin-protocol`).
-    pub subprotocol: String,
-    /// Send a WebSocket ping when nothing has come from the server for this long; `None`
-    /// disables pings. A silent peer is noticed within `ping_interval + ping_timeout`.
-    #[serde(with = "humantime_serde")]
-    pub ping_interval: Option<Duration>,
-    /// Without any frame from the server this long after a ping, the connection is dead
-    /// (the client reconnects).
-    #[serde(with = "humantime_serde")]
-    pub ping_timeout: Duration,
-    /// The largest message accepted; a larger one is dropped and counted as malformed.
-    pub max_message_bytes: usize,
-    /// A PEM file with extra CA certificates to trust for `wss://` (a private CA).
-    pub tls_ca_file: Option<PathBuf>,
-    /// Disable Nagle's algorithm (lower latency for small frames).
-    pub nodelay: bool,
-}
-
-impl Default for WsOptions {
-    fn default() -> Self {
-        WsOptions {
-            subprotocol: JANUS_PROTOCOL.into(),
-            // A silent peer is noticed within 7.5 s.
-            ping_interval: Some(Duration::from_millis(2500)),
-            ping_timeout: Duration::from_secs(5),
-            max_message_bytes: 8 << 20,
-            tls_ca_file: None,
-            nodelay: true,
-        }
-    }
-}
-
-impl WsOptions {
-    /// Options for the Admin API (`janus-admin-protocol`).
-    pub fn admin() -> Self {
-        WsOptions {
-            subprotocol: JANUS_ADMIN_PROTOCOL.into(),
-            ..Default::default()
-        }
-    }
-}
+mod transport;
+pub use transport::WsTransport;
 
 /// Opens WebSocket connections to one Janus endpoint (`ws://` or `wss://`).
 pub struct WsConnector {
@@ -147,7 +105,12 @@ fn rustls_pemfile_certs(
 
 impl WsConnector {
     /// A connector for `url` (`ws://host:port` or `wss://...`).
+    ///
+    /// Fails with a configuration error for a URL that is not `ws://`/`wss://` or has no
+    /// host, for options that [`WsOptions::validate`] refuses, or for a `tls_ca_file` that
+    /// cannot be read or holds no certificate.
     pub fn new(url: Url, options: WsOptions) -> Result<Self, Error> {
+        options.validate()?;
         let tls = match url.scheme() {
             "ws" => None,
             "wss" => Some(tls_config(options.tls_ca_file.as_ref())?),
@@ -201,7 +164,14 @@ impl Connector for WsConnector {
             connector,
         )
         .await
-        .map_err(|e| Error::transport(format!("WebSocket connect to {}: {e}", self.endpoint())))?;
+        .map_err(|e| {
+            connect_error::connect_error(
+                e,
+                &self.endpoint(),
+                self.tls.is_some(),
+                &self.options.subprotocol,
+            )
+        })?;
         let agreed = response
             .headers()
             .get("Sec-WebSocket-Protocol")
@@ -223,119 +193,6 @@ impl Connector for WsConnector {
         let _ = u.set_username("");
         u.set_query(None);
         u.to_string()
-    }
-}
-
-/// One WebSocket connection to Janus.
-pub struct WsTransport {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    ping: Option<Interval>,
-    ping_timeout: Duration,
-    awaiting_since: Option<Instant>,
-    max_message_bytes: usize,
-}
-
-impl WsTransport {
-    fn new(stream: WebSocketStream<MaybeTlsStream<TcpStream>>, options: &WsOptions) -> Self {
-        let ping = options.ping_interval.map(|p| {
-            let mut i = tokio::time::interval_at(Instant::now() + p, p);
-            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            i
-        });
-        WsTransport {
-            stream,
-            ping,
-            ping_timeout: options.ping_timeout,
-            awaiting_since: None,
-            max_message_bytes: options.max_message_bytes,
-        }
-    }
-
-    async fn tick(ping: &mut Option<Interval>) {
-        match ping {
-            Some(i) => {
-                i.tick().await;
-            }
-            None => futures::future::pending().await,
-        }
-    }
-}
-
-#[async_trait]
-impl Transport for WsTransport {
-    async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
-        // The core serializes compactly: no whitespace after the closing brace (trap 2).
-        // Buffered: the core flushes once per batch.
-        self.stream
-            .feed(Message::Text(msg.json.into()))
-            .await
-            .map_err(|e| Error::transport_closed(format!("WebSocket send: {e}"), true))
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        self.stream
-            .flush()
-            .await
-            .map_err(|e| Error::transport_closed(format!("WebSocket flush: {e}"), true))
-    }
-
-    async fn recv(&mut self) -> Result<TransportEvent, Error> {
-        loop {
-            tokio::select! {
-                next = self.stream.next() => {
-                    // Any frame proves the peer is alive.
-                    self.awaiting_since = None;
-                    let text = match next {
-                        Some(Ok(Message::Text(t))) => t.to_string(),
-                        Some(Ok(Message::Binary(b))) => match String::from_utf8(b.to_vec()) {
-                            Ok(s) => s,
-                            Err(_) => {
-                                return Ok(TransportEvent::Malformed {
-                                    reason: "binary frame that is not UTF-8".into(),
-                                })
-                            }
-                        },
-                        Some(Ok(Message::Close(frame))) => {
-                            let why = frame
-                                .map(|f| format!("closed by server ({}: {})", f.code, f.reason))
-                                .unwrap_or_else(|| "closed by server".into());
-                            return Err(Error::transport_closed(why, true));
-                        }
-                        Some(Ok(_)) => continue, // ping, pong, raw frames
-                        Some(Err(e)) => {
-                            return Err(Error::transport_closed(format!("WebSocket: {e}"), true))
-                        }
-                        None => return Err(Error::transport_closed("connection closed", true)),
-                    };
-                    if text.len() > self.max_message_bytes {
-                        warn!(bytes = text.len(), limit = self.max_message_bytes, "oversized message dropped");
-                        return Ok(TransportEvent::Malformed {
-                            reason: format!("message of {} bytes over the {} byte bound", text.len(), self.max_message_bytes),
-                        });
-                    }
-                    return Ok(TransportEvent::Frame(text));
-                }
-                _ = Self::tick(&mut self.ping) => {
-                    if let Some(since) = self.awaiting_since {
-                        if since.elapsed() >= self.ping_timeout {
-                            return Err(Error::transport_closed(
-                                format!("no answer to ping within {:?}", self.ping_timeout),
-                                true,
-                            ));
-                        }
-                    } else {
-                        self.awaiting_since = Some(Instant::now());
-                    }
-                    if let Err(e) = self.stream.send(Message::Ping(Vec::new().into())).await {
-                        return Err(Error::transport_closed(format!("WebSocket ping: {e}"), true));
-                    }
-                }
-            }
-        }
-    }
-
-    async fn close(&mut self) {
-        let _ = self.stream.close(None).await;
     }
 }
 

@@ -16,7 +16,25 @@ pub struct Proxy {
     refuse: Arc<AtomicBool>,
     stall: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
+    gauge: Arc<Gauge>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// Connections open through the proxy now, and the most at any moment.
+#[derive(Default)]
+struct Gauge {
+    open: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl Gauge {
+    fn opened(&self) {
+        let now = self.open.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+    fn closed(&self) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Proxy {
@@ -39,10 +57,12 @@ impl Proxy {
         let refuse = Arc::new(AtomicBool::new(false));
         let stall = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicU64::new(0));
+        let gauge = Arc::new(Gauge::default());
         let task = tokio::spawn({
             let refuse = refuse.clone();
             let stall = stall.clone();
             let accepted = accepted.clone();
+            let gauge = gauge.clone();
             async move {
                 loop {
                     let Ok((inbound, _)) = listener.accept().await else {
@@ -56,9 +76,12 @@ impl Proxy {
                     let target = format!("{host}:{port}");
                     let mut cut_rx = cut_rx.clone();
                     let stall = stall.clone();
+                    let gauge = gauge.clone();
+                    gauge.opened();
                     tokio::spawn(async move {
                         let generation = *cut_rx.borrow_and_update();
                         let Ok(outbound) = TcpStream::connect(&target).await else {
+                            gauge.closed();
                             return;
                         };
                         let _ = inbound.set_nodelay(true);
@@ -101,6 +124,7 @@ impl Proxy {
                             _ = down => {}
                             _ = cut_rx.wait_for(|g| *g != generation) => {}
                         }
+                        gauge.closed();
                         // Dropping both halves closes both connections (a reset-like cut).
                     });
                 }
@@ -112,8 +136,14 @@ impl Proxy {
             refuse,
             stall,
             accepted,
+            gauge,
             task,
         }
+    }
+
+    /// The most connections open through the proxy at one moment so far.
+    pub fn peak_connections(&self) -> u64 {
+        self.gauge.peak.load(Ordering::SeqCst)
     }
 
     /// Closes every connection through the proxy now.

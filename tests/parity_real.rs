@@ -1,0 +1,281 @@
+//! One behaviour on every transport: the same scenarios against a real Janus, over each
+//! transport, and the event sequences each handle and session receives compared.
+//!
+//! Scenarios: plugin messages (answered, and a plugin error), hangup, detach, destroy, a
+//! session timeout, and a burst of room notifications. A sequence is written as labels
+//! (`plugin:echotest/result=ok`, `hangup`, `closed:Detached`, ...) with ids left out, so the
+//! transports can be compared. Differences that Janus itself causes are listed in the
+//! README ("One behaviour on every transport"); the test knows exactly those and no other.
+
+mod common;
+
+use common::{targets, Target};
+use futures::future::join_all;
+use janus_client::{ClientOptions, EventStream, HandleEvent, SessionEvent, SessionEvents};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::future::IntoFuture;
+use std::time::Duration;
+
+const ECHO: &str = "janus.plugin.echotest";
+const VIDEOROOM: &str = "janus.plugin.videoroom";
+
+/// What the streams of one scenario received, by stream name.
+type Sequences = BTreeMap<String, Vec<String>>;
+
+fn plugin_label(data: &Value) -> String {
+    let plugin = ["echotest", "videoroom"]
+        .into_iter()
+        .find(|k| data.get(*k).is_some())
+        .unwrap_or("?");
+    let what = data
+        .get(plugin)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut keys: Vec<&str> = ["result", "joining", "leaving", "unpublished", "error_code"]
+        .into_iter()
+        .filter(|k| data.get(*k).is_some())
+        .collect();
+    keys.sort();
+    let detail: Vec<String> = keys
+        .iter()
+        .map(|k| match data.get(*k) {
+            Some(Value::String(s)) => format!("{k}={s}"),
+            _ => k.to_string(),
+        })
+        .collect();
+    format!("plugin:{plugin}/{what}/{}", detail.join(","))
+}
+
+fn handle_label(ev: &HandleEvent) -> String {
+    match ev {
+        HandleEvent::Plugin(p) => plugin_label(&p.data),
+        HandleEvent::Hangup { reason, .. } => format!("hangup:{reason}"),
+        HandleEvent::Closed(r) => format!("closed:{r:?}"),
+        other => format!("{other:?}")
+            .split(['(', ' ', '{'])
+            .next()
+            .unwrap_or_default()
+            .to_lowercase(),
+    }
+}
+
+fn session_label(ev: &SessionEvent) -> String {
+    match ev {
+        SessionEvent::Closed(r) => format!("closed:{r:?}"),
+        other => format!("{other:?}")
+            .split(['(', ' ', '{'])
+            .next()
+            .unwrap_or_default()
+            .to_lowercase(),
+    }
+}
+
+/// Everything a handle stream yields until it ends (bounded).
+async fn drain_handle(mut events: EventStream<HandleEvent>, limit: Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        while let Some(ev) = events.recv().await {
+            out.push(handle_label(&ev));
+        }
+    })
+    .await;
+    if out.last().is_none_or(|l| !l.starts_with("closed:")) {
+        out.push("(stream did not end)".into());
+    }
+    out
+}
+
+async fn drain_session(mut events: SessionEvents, limit: Duration) -> Vec<String> {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        while let Some(ev) = events.recv().await {
+            out.push(session_label(&ev));
+        }
+    })
+    .await;
+    if out.last().is_none_or(|l| !l.starts_with("closed:")) {
+        out.push("(stream did not end)".into());
+    }
+    out
+}
+
+/// Messages (one answered, one a plugin error), a hangup, a detach.
+async fn messages_hangup_detach(t: &Target) -> Sequences {
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create");
+    let handle = session.attach(ECHO).await.expect("attach");
+    let events = handle.events().expect("events");
+    let ok = handle
+        .message(json!({"audio": true}))
+        .await
+        .expect("message");
+    assert_eq!(ok.data["result"], "ok");
+    let err = handle
+        .message(json!({"nothing_known": 1}))
+        .await
+        .expect_err("a body with no known key is a plugin error");
+    assert!(err.plugin_code().is_some(), "{err}");
+    handle.hangup().await.expect("hangup");
+    handle.detach().await.expect("detach");
+    let mut seq = Sequences::new();
+    seq.insert(
+        "handle".into(),
+        drain_handle(events, Duration::from_secs(5)).await,
+    );
+    session.destroy().await.expect("destroy");
+    seq
+}
+
+/// A session with two handles destroyed at once.
+async fn destroy_with_handles(t: &Target) -> Sequences {
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create");
+    let sevents = session.events().expect("events");
+    let a = session.attach(ECHO).await.expect("attach");
+    let b = session.attach(ECHO).await.expect("attach");
+    let (ea, eb) = (a.events().expect("events"), b.events().expect("events"));
+    a.message(json!({"audio": true})).await.expect("message");
+    b.message(json!({"video": true})).await.expect("message");
+    session.destroy().await.expect("destroy");
+    let mut seq = Sequences::new();
+    seq.insert(
+        "handle a".into(),
+        drain_handle(ea, Duration::from_secs(5)).await,
+    );
+    seq.insert(
+        "handle b".into(),
+        drain_handle(eb, Duration::from_secs(5)).await,
+    );
+    seq.insert(
+        "session".into(),
+        drain_session(sevents, Duration::from_secs(5)).await,
+    );
+    seq
+}
+
+/// A session left without keepalives times out on the server (JANUS_SHORT: 10 s).
+async fn session_timeout(t: &Target) -> Sequences {
+    let client = t
+        .connect_with(ClientOptions {
+            keepalive_interval: Duration::from_secs(3600),
+            probe_server: false,
+            ..ClientOptions::default()
+        })
+        .await;
+    let session = client.create_session().await.expect("create");
+    let sevents = session.events().expect("events");
+    let handle = session.attach(ECHO).await.expect("attach");
+    let hevents = handle.events().expect("events");
+    let mut seq = Sequences::new();
+    // Janus acts one watchdog tick late: about 13 s.
+    seq.insert(
+        "session".into(),
+        drain_session(sevents, Duration::from_secs(25)).await,
+    );
+    seq.insert(
+        "handle".into(),
+        drain_handle(hevents, Duration::from_secs(5)).await,
+    );
+    seq
+}
+
+/// A room with `notify_joining`: ten participants join and leave while a first one
+/// watches; the watcher's stream gets one notification per join and per leave.
+async fn room_notifications(t: &Target) -> Sequences {
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create");
+    let watcher = session.attach(VIDEOROOM).await.expect("attach");
+    let room: u64 = 7_000_000
+        + u64::from(std::process::id() % 1000) * 10
+        + if t.transport == "ws" { 1 } else { 2 };
+    watcher
+        .message(
+            json!({"request": "create", "room": room, "notify_joining": true, "publishers": 20}),
+        )
+        .await
+        .expect("create room");
+    let events = watcher.events().expect("events");
+    watcher
+        .message(
+            json!({"request": "join", "room": room, "ptype": "publisher", "display": "watcher"}),
+        )
+        .await
+        .expect("join");
+    let others: Vec<_> = join_all((0..10).map(|_| session.attach(VIDEOROOM).into_future()))
+        .await
+        .into_iter()
+        .map(|h| h.expect("attach"))
+        .collect();
+    for (i, h) in others.iter().enumerate() {
+        h.message(json!({"request": "join", "room": room, "ptype": "publisher", "display": format!("p{i}")}))
+            .await
+            .expect("join");
+    }
+    for h in &others {
+        h.message(json!({"request": "leave"})).await.expect("leave");
+    }
+    for h in &others {
+        h.detach().await.expect("detach");
+    }
+    watcher
+        .message(json!({"request": "destroy", "room": room}))
+        .await
+        .expect("destroy room");
+    watcher.detach().await.expect("detach");
+    let mut seq = Sequences::new();
+    seq.insert(
+        "watcher".into(),
+        drain_handle(events, Duration::from_secs(5)).await,
+    );
+    session.destroy().await.expect("destroy");
+    seq
+}
+
+async fn run_all(t: Target) -> (String, BTreeMap<&'static str, Sequences>) {
+    let mut all = BTreeMap::new();
+    all.insert(
+        "1 messages, hangup, detach",
+        messages_hangup_detach(&t).await,
+    );
+    all.insert("2 destroy with handles", destroy_with_handles(&t).await);
+    all.insert("3 room notifications", room_notifications(&t).await);
+    (t.transport.to_string(), all)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transport_delivers_the_same_event_sequences() {
+    let main = join_all(targets("JANUS").into_iter().map(run_all));
+    let short = join_all(targets("JANUS_SHORT").into_iter().map(|t| async move {
+        let seq = session_timeout(&t).await;
+        (t.transport.to_string(), seq)
+    }));
+    let (main, short) = futures::join!(main, short);
+    let mut by_transport: BTreeMap<String, BTreeMap<&'static str, Sequences>> =
+        main.into_iter().collect();
+    for (transport, seq) in short {
+        by_transport
+            .entry(transport)
+            .or_default()
+            .insert("4 session timeout", seq);
+    }
+    for (transport, scenarios) in &by_transport {
+        for (scenario, seq) in scenarios {
+            println!("{transport} | {scenario} | {seq:?}");
+        }
+    }
+    let mut transports = by_transport.iter();
+    let Some((first, reference)) = transports.next() else {
+        return;
+    };
+    for (other, scenarios) in transports {
+        for (scenario, seq) in scenarios {
+            assert_eq!(
+                Some(seq),
+                reference.get(scenario),
+                "scenario {scenario:?}: {other} differs from {first}"
+            );
+        }
+    }
+}

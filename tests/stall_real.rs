@@ -1,0 +1,131 @@
+//! A network that stalls (accepts connections, forwards nothing) for 9 s, against a real
+//! Janus, over every transport, with default options: the client notices it and says so
+//! (`Disconnected`), and once the network is back every handle answers again within 2 s
+//! (`Reconnected`).
+//!
+//! Uses the `JANUS_RECLAIM` instance (reclaim window 30 s), so that over WebSocket the
+//! sessions survive the connection the client closes when it notices the stall.
+
+mod common;
+
+use common::proxy::Proxy;
+use common::{targets, Target};
+use futures::future::join_all;
+use janus_client::{ConnectionState, Handle};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+const ECHO: &str = "janus.plugin.echotest";
+
+/// Sends messages until one is answered; returns when that happened.
+async fn answered(h: &Handle, limit: Duration) -> Instant {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        match h
+            .message(json!({"audio": true}))
+            .timeout(Duration::from_secs(2))
+            .await
+        {
+            Ok(_) => return Instant::now(),
+            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
+                seen.push(format!("{:?}: {e}", start.elapsed()));
+            }
+            Err(e) => panic!("handle {} failed for good: {e}", h.id()),
+        }
+        assert!(
+            start.elapsed() < limit,
+            "handle {} unusable for {limit:?}: {seen:#?}",
+            h.id()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn stall_for_nine_seconds(t: Target) {
+    let proxy = Proxy::start(&t.url).await;
+    let client = Target {
+        transport: t.transport,
+        url: proxy.url.clone(),
+    }
+    .connect()
+    .await;
+    let mut sessions = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..4 {
+        let s = client.create_session().await.expect("create");
+        for _ in 0..2 {
+            handles.push(s.attach(ECHO).await.expect("attach"));
+        }
+        sessions.push(s);
+    }
+    // Every state the client reports, with when.
+    let log: Arc<Mutex<Vec<(Instant, ConnectionState)>>> = Arc::default();
+    let watcher = tokio::spawn({
+        let log = log.clone();
+        let mut state = client.connection_state();
+        async move {
+            while state.changed().await.is_ok() {
+                let s = state.borrow_and_update().clone();
+                log.lock().unwrap().push((Instant::now(), s));
+            }
+        }
+    });
+
+    let stalled = Instant::now();
+    proxy.stall(true);
+    // What an application does meanwhile: it keeps asking, and gets errors, not hangs.
+    let during = handles[0]
+        .message(json!({"audio": true}))
+        .timeout(Duration::from_secs(3))
+        .await;
+    assert!(
+        during.is_err(),
+        "a message was answered through a stalled network"
+    );
+    tokio::time::sleep(Duration::from_secs(9).saturating_sub(stalled.elapsed())).await;
+    let back = Instant::now();
+    proxy.stall(false);
+    let done = join_all(handles.iter().map(|h| answered(h, Duration::from_secs(20)))).await;
+    let recovered = done.into_iter().max().unwrap_or(back) - back;
+
+    let log = log.lock().unwrap().clone();
+    let noticed = log
+        .iter()
+        .find(|(at, s)| *at < back && matches!(s, ConnectionState::Disconnected { .. }))
+        .map(|(at, _)| *at - stalled);
+    let reconnected = log
+        .iter()
+        .any(|(at, s)| *at >= back && matches!(s, ConnectionState::Reconnected));
+    println!(
+        "stall over {}: noticed after {noticed:?}, every handle answers {recovered:?} after the network is back; states: {:?}",
+        t.transport,
+        log.iter().map(|(at, s)| (*at - stalled, s.clone())).collect::<Vec<_>>()
+    );
+    let noticed = noticed.expect("the stall was never reported as Disconnected");
+    assert!(
+        noticed < Duration::from_secs(10),
+        "stall noticed after {noticed:?}"
+    );
+    assert!(
+        reconnected,
+        "no Reconnected after the network came back: {log:?}"
+    );
+    assert!(
+        recovered < Duration::from_secs(2),
+        "handles answered only {recovered:?} after the network came back"
+    );
+    watcher.abort();
+    for s in &sessions {
+        s.destroy().await.expect("destroy");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_nine_second_stall_every_handle_answers_within_two_seconds() {
+    for t in targets("JANUS_RECLAIM") {
+        stall_for_nine_seconds(t).await;
+    }
+}
