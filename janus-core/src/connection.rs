@@ -166,7 +166,7 @@ type Connecting = BoxFuture<'static, Result<Box<dyn Transport>, Error>>;
 /// while earlier ones hang (a network that accepts connections but forwards nothing), so
 /// the first attempt after the network comes back succeeds without waiting for the hung
 /// ones to time out.
-const MAX_ATTEMPTS_IN_FLIGHT: usize = 8;
+const MAX_ATTEMPTS_IN_FLIGHT: usize = 16;
 
 /// Commands taken in one go before the writes are flushed.
 const COMMAND_BATCH: usize = 64;

@@ -731,11 +731,13 @@ impl Transport for HttpTransport {
         }
         if let Some(s) = msg.session_id {
             if let Some(p) = self.shared.polls().get_mut(&s) {
-                // The poll goes on through a detach until the core closes the handle, at
-                // Janus' `detached`: events the handle had before it come the same way.
-                // A request may bring events: end the poll's pause. Not a destroy: a poll
-                // sent after it gets 404, or is held by Janus for 30 s.
-                if msg.janus != "destroy" {
+                // A request may bring events: end the poll's pause. Not a detach: the
+                // poll goes on until the core closes the handle (at Janus' `detached`),
+                // and after the pause Janus has queued the handle's last events and
+                // `detached` together, for one GET; and if a destroy comes first, no GET
+                // is left outstanding (Janus would hold it for 30 s, and aborting it costs
+                // a connection). Not a destroy either: a poll sent after it gets 404.
+                if !matches!(msg.janus, "detach" | "destroy") {
                     p.sent = p.sent.wrapping_add(1);
                     p.wake.notify_waiters();
                 }

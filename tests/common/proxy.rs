@@ -17,6 +17,7 @@ pub struct Proxy {
     stall: Arc<AtomicBool>,
     accepted: Arc<AtomicU64>,
     gauge: Arc<Gauge>,
+    swallowed: Arc<AtomicU64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -58,7 +59,9 @@ impl Proxy {
         let stall = Arc::new(AtomicBool::new(false));
         let accepted = Arc::new(AtomicU64::new(0));
         let gauge = Arc::new(Gauge::default());
+        let swallowed = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn({
+            let swallowed = swallowed.clone();
             let refuse = refuse.clone();
             let stall = stall.clone();
             let accepted = accepted.clone();
@@ -77,6 +80,7 @@ impl Proxy {
                     let mut cut_rx = cut_rx.clone();
                     let stall = stall.clone();
                     let gauge = gauge.clone();
+                    let swallowed = swallowed.clone();
                     gauge.opened();
                     tokio::spawn(async move {
                         let generation = *cut_rx.borrow_and_update();
@@ -89,6 +93,7 @@ impl Proxy {
                         let (mut ri, mut wi) = inbound.into_split();
                         let (mut ro, mut wo) = outbound.into_split();
                         let stall2 = stall.clone();
+                        let swallowed2 = swallowed.clone();
                         let up = async move {
                             let mut buf = vec![0u8; 16384];
                             loop {
@@ -97,7 +102,9 @@ impl Proxy {
                                     Ok(n) => n,
                                 };
                                 if stall.load(Ordering::SeqCst) {
-                                    continue; // swallowed: a peer that never answers
+                                    // Swallowed: a peer that never answers.
+                                    swallowed.fetch_add(n as u64, Ordering::SeqCst);
+                                    continue;
                                 }
                                 if wo.write_all(&buf[..n]).await.is_err() {
                                     return;
@@ -112,6 +119,7 @@ impl Proxy {
                                     Ok(n) => n,
                                 };
                                 if stall2.load(Ordering::SeqCst) {
+                                    swallowed2.fetch_add(n as u64, Ordering::SeqCst);
                                     continue;
                                 }
                                 if wi.write_all(&buf[..n]).await.is_err() {
@@ -137,8 +145,14 @@ impl Proxy {
             stall,
             accepted,
             gauge,
+            swallowed,
             task,
         }
+    }
+
+    /// Bytes swallowed while stalling, both ways.
+    pub fn swallowed(&self) -> u64 {
+        self.swallowed.load(Ordering::SeqCst)
     }
 
     /// The most connections open through the proxy at one moment so far.
