@@ -508,3 +508,43 @@ async fn dropped_sessions_are_released_over_every_transport() {
         dropping_values_cleans_up_the_server(t).await;
     }
 }
+
+/// An `event` whose transaction no request waits for any more (here: a raw `message` that
+/// asked for the `ack` only, so Janus' event comes after the request is done) is delivered
+/// to its handle's stream and counted in `unknown_transactions`, as the README says.
+async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create");
+    let handle = session.attach(ECHOTEST).await.expect("attach");
+    let mut events = handle.events().expect("events");
+    let before = client.stats().await.expect("stats").unknown_transactions;
+    let ack = client
+        .raw_request(
+            RawRequest::new("message", RawExpect::Ack)
+                .session(session.id())
+                .handle(handle.id())
+                .field("body", json!({"audio": true})),
+        )
+        .await
+        .expect("ack");
+    assert_eq!(ack.janus, "ack");
+    match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+        Ok(Some(HandleEvent::Plugin(p))) => assert_eq!(p.data["result"], "ok", "{}", t.transport),
+        other => panic!(
+            "{}: expected the late plugin event, got {other:?}",
+            t.transport
+        ),
+    }
+    let after = client.stats().await.expect("stats").unknown_transactions;
+    assert_eq!(after, before + 1, "{}", t.transport);
+    handle.detach().await.expect("detach");
+    session.destroy().await.expect("destroy");
+    assert_empty(&client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_nobody_waits_for_is_delivered_and_counted_over_every_transport() {
+    for t in targets("JANUS") {
+        an_event_nobody_waits_for_is_delivered_and_counted(t).await;
+    }
+}

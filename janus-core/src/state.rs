@@ -135,8 +135,9 @@ pub struct Stats {
     /// Incoming frames or messages that could not be decoded.
     pub malformed_messages: u64,
     /// Replies and events whose transaction no pending request has (late answers to
-    /// requests that timed out, or never ours). Replies are dropped; events are still
-    /// delivered to their handle, since they carry plugin state.
+    /// requests that timed out, or never ours), and events answering a request that takes
+    /// none. Replies are dropped; events are still delivered to their handle, since they
+    /// carry plugin state.
     pub unknown_transactions: u64,
     /// Events for sessions or handles that are not known here.
     pub unroutable_events: u64,
@@ -300,7 +301,12 @@ impl State {
             ("server_info", Expect::ServerInfo) => true,
             ("pong", Expect::Pong) => true,
             _ => {
-                // Not an answer this request expects: treat it as a plain event.
+                // Not an answer this request expects: a plain event. An `event` carrying the
+                // transaction of a request that takes none is counted like one whose
+                // request is gone (which it is, as soon as the expected answer comes).
+                if kind == "event" {
+                    self.stats.unknown_transactions += 1;
+                }
                 self.route_event(msg);
                 return;
             }
@@ -1101,5 +1107,20 @@ mod tests {
             Some(HandleEvent::Plugin(p)) => assert_eq!(p.data["result"], "late"),
             other => panic!("expected the late event, got {other:?}"),
         }
+        // An event carrying the transaction of a request that takes none (it came before
+        // the request's `ack`): delivered and counted the same way.
+        let (p, _rx) = pending("message", Expect::Ack, Purpose::Plain);
+        s.register(77, p, Instant::now());
+        s.on_incoming(inc(
+            json!({"janus":"event","transaction":"77","session_id":5,"sender":6,
+            "plugindata":{"plugin":"janus.plugin.echotest","data":{"result":"early"}}}),
+        ));
+        assert_eq!(s.stats().unknown_transactions, 2);
+        assert!(matches!(
+            tokio_test::block_on(events.recv()),
+            Some(HandleEvent::Plugin(_))
+        ));
+        s.on_incoming(inc(json!({"janus":"ack","transaction":"77"})));
+        assert!(s.pending.is_empty());
     }
 }
