@@ -5,10 +5,11 @@ use futures::{SinkExt, StreamExt};
 use janus_client::{connect, ClientOptions, Config, ConnectionState, ReconnectPolicy};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 fn quick() -> ClientOptions {
     ClientOptions {
@@ -48,6 +49,30 @@ async fn a_peer_that_never_answers_gives_a_timeout_not_a_hang() {
     }
 }
 
+/// Accepts a WebSocket connection with the Janus subprotocol.
+async fn accept_janus(sock: TcpStream) -> Option<WebSocketStream<TcpStream>> {
+    // The error type is tungstenite's, not ours to shrink.
+    #[allow(clippy::result_large_err)]
+    let agree = |_req: &Request, mut resp: Response| {
+        resp.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("janus-protocol"),
+        );
+        Ok(resp)
+    };
+    tokio_tungstenite::accept_hdr_async(sock, agree).await.ok()
+}
+
+/// A real answer to `info`, or `pong` to anything else.
+fn answer(req: &Value) -> Value {
+    let txn = req["transaction"].clone();
+    match req["janus"].as_str() {
+        Some("info") => json!({"janus": "server_info", "transaction": txn,
+            "version_string": "1.1.2", "session-timeout": 60}),
+        _ => json!({"janus": "pong", "transaction": txn}),
+    }
+}
+
 /// A WebSocket "Janus" that answers `info` and `ping`, sending junk and an oversized frame
 /// before each real answer.
 async fn rude_ws_server(junk_bytes: usize) -> u16 {
@@ -56,22 +81,12 @@ async fn rude_ws_server(junk_bytes: usize) -> u16 {
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             tokio::spawn(async move {
-                // The error type is tungstenite's, not ours to shrink.
-                #[allow(clippy::result_large_err)]
-                let agree = |_req: &Request, mut resp: Response| {
-                    resp.headers_mut().insert(
-                        "Sec-WebSocket-Protocol",
-                        HeaderValue::from_static("janus-protocol"),
-                    );
-                    Ok(resp)
-                };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, agree).await else {
+                let Some(mut ws) = accept_janus(sock).await else {
                     return;
                 };
                 while let Some(Ok(msg)) = ws.next().await {
                     let Message::Text(text) = msg else { continue };
                     let req: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
-                    let txn = req["transaction"].clone();
                     let junk = [
                         "x".repeat(junk_bytes),
                         "{\"janus\":".into(),
@@ -83,11 +98,7 @@ async fn rude_ws_server(junk_bytes: usize) -> u16 {
                             return;
                         }
                     }
-                    let reply = match req["janus"].as_str() {
-                        Some("info") => json!({"janus": "server_info", "transaction": txn,
-                            "version_string": "1.1.2", "session-timeout": 60}),
-                        _ => json!({"janus": "pong", "transaction": txn}),
-                    };
+                    let reply = answer(&req);
                     if ws
                         .send(Message::Text(reply.to_string().into()))
                         .await
@@ -132,22 +143,13 @@ async fn giant_frame_server(huge_bytes: usize) -> u16 {
         while let Ok((sock, _)) = listener.accept().await {
             let giant = std::mem::take(&mut first);
             tokio::spawn(async move {
-                #[allow(clippy::result_large_err)]
-                let agree = |_req: &Request, mut resp: Response| {
-                    resp.headers_mut().insert(
-                        "Sec-WebSocket-Protocol",
-                        HeaderValue::from_static("janus-protocol"),
-                    );
-                    Ok(resp)
-                };
-                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(sock, agree).await else {
+                let Some(mut ws) = accept_janus(sock).await else {
                     return;
                 };
                 let mut answered = 0;
                 while let Some(Ok(msg)) = ws.next().await {
                     let Message::Text(text) = msg else { continue };
                     let req: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
-                    let txn = req["transaction"].clone();
                     answered += 1;
                     if giant && answered == 2 {
                         let junk = "x".repeat(huge_bytes);
@@ -155,11 +157,7 @@ async fn giant_frame_server(huge_bytes: usize) -> u16 {
                             return;
                         }
                     }
-                    let reply = match req["janus"].as_str() {
-                        Some("info") => json!({"janus": "server_info", "transaction": txn,
-                            "version_string": "1.1.2", "session-timeout": 60}),
-                        _ => json!({"janus": "pong", "transaction": txn}),
-                    };
+                    let reply = answer(&req);
                     if ws
                         .send(Message::Text(reply.to_string().into()))
                         .await

@@ -44,7 +44,8 @@ async fn answered(h: &Handle, limit: Duration) -> Instant {
     }
 }
 
-async fn stall_for_nine_seconds(t: Target) {
+/// A proxy in front of `t`, and a client (default options) through it.
+async fn through_a_proxy(t: &Target) -> (Proxy, janus_client::Client) {
     let proxy = Proxy::start(&t.url).await;
     let client = Target {
         transport: t.transport,
@@ -52,6 +53,11 @@ async fn stall_for_nine_seconds(t: Target) {
     }
     .connect()
     .await;
+    (proxy, client)
+}
+
+async fn stall_for_nine_seconds(t: Target) {
+    let (proxy, client) = through_a_proxy(&t).await;
     let mut sessions = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..4 {
@@ -139,13 +145,7 @@ async fn after_a_nine_second_stall_every_handle_answers_within_two_seconds() {
 }
 
 async fn cut_is_reported(t: Target) {
-    let proxy = Proxy::start(&t.url).await;
-    let client = Target {
-        transport: t.transport,
-        url: proxy.url.clone(),
-    }
-    .connect()
-    .await;
+    let (proxy, client) = through_a_proxy(&t).await;
     let s = client.create_session().await.expect("create");
     let h = s.attach(ECHO).await.expect("attach");
     h.message(json!({"audio": true})).await.expect("message");
