@@ -21,8 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "examples/demo.toml".into());
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
-    let config: Config = toml::from_str(&text).map_err(|e| format!("bad config {path}: {e}"))?;
+    // Reads and checks the file: an error names the file and the option.
+    let config = Config::from_file(&path)?;
     println!("config   {path}: {}", config.url);
 
     let client = connect(config).await?;

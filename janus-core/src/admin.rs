@@ -31,9 +31,10 @@ use crate::protocol::{plugin_error, HandleId, Incoming, ServerInfo, SessionId};
 /// Anything else goes through [`raw`](AdminClient::raw).
 ///
 /// ```no_run
-/// # async fn demo(connector: std::sync::Arc<dyn janus_core::Connector>) -> Result<(), janus_core::Error> {
-/// use janus_core::admin::AdminClient;
-/// use janus_core::{Client, ClientOptions};
+/// # use janus_core as janus_client;
+/// # async fn demo(connector: std::sync::Arc<dyn janus_client::Connector>) -> Result<(), janus_client::Error> {
+/// use janus_client::admin::AdminClient;
+/// use janus_client::{Client, ClientOptions};
 ///
 /// // `connector` points at the Admin endpoint, e.g. ws://127.0.0.1:7188 with the
 /// // `janus-admin-protocol` subprotocol (the facade's `connect_admin` does all of this).
@@ -111,7 +112,8 @@ pub struct TokenInfo {
 /// Where a `start_pcap` capture goes, and how much of each packet it keeps.
 ///
 /// ```
-/// use janus_core::admin::Pcap;
+/// # use janus_core as janus_client;
+/// use janus_client::admin::Pcap;
 /// let pcap = Pcap::new().folder("/tmp/captures").filename("call.pcap").truncate(128);
 /// assert_eq!(pcap.truncate, Some(128));
 /// ```
@@ -178,8 +180,9 @@ impl AdminClient {
     /// one. A Janus error whose text contains the secret comes back with it masked.
     ///
     /// ```no_run
-    /// # async fn demo(admin: janus_core::admin::AdminClient) -> Result<(), janus_core::Error> {
-    /// use janus_core::{RawExpect, RawRequest};
+    /// # use janus_core as janus_client;
+    /// # async fn demo(admin: janus_client::admin::AdminClient) -> Result<(), janus_client::Error> {
+    /// use janus_client::{RawExpect, RawRequest};
     /// let reply = admin
     ///     .raw(RawRequest::new("set_no_media_timer", RawExpect::Success).field("no_media_timer", 2))
     ///     .await?;

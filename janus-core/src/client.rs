@@ -37,8 +37,9 @@ struct ClientInner {
 /// `Session` and `Handle` value is dropped.
 ///
 /// ```no_run
-/// # async fn demo(connector: std::sync::Arc<dyn janus_core::Connector>) -> Result<(), janus_core::Error> {
-/// use janus_core::{Client, ClientOptions};
+/// # use janus_core as janus_client;
+/// # async fn demo(connector: std::sync::Arc<dyn janus_client::Connector>) -> Result<(), janus_client::Error> {
+/// use janus_client::{Client, ClientOptions};
 /// let client = Client::connect(connector, ClientOptions::default()).await?;
 /// let session = client.create_session().await?;
 /// let handle = session.attach("janus.plugin.echotest").await?;
@@ -334,7 +335,8 @@ pub enum RawExpect {
 /// A request built by hand: the `janus` kind, where it goes, and its other fields.
 ///
 /// ```
-/// use janus_core::{RawRequest, RawExpect, SessionId};
+/// # use janus_core as janus_client;
+/// use janus_client::{RawRequest, RawExpect, SessionId};
 /// let req = RawRequest::new("list_sessions", RawExpect::Success)
 ///     .field("admin_secret", "janusoverlord");
 /// assert_eq!(req.body["admin_secret"], "janusoverlord");

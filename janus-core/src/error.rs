@@ -7,7 +7,8 @@ use std::time::Duration;
 /// Janus core error codes (`src/apierror.h` in janus-gateway), as named constants.
 ///
 /// ```
-/// use janus_core::{codes, Error};
+/// # use janus_core as janus_client;
+/// use janus_client::{codes, Error};
 /// let err = Error::janus(codes::SESSION_NOT_FOUND, "No such session");
 /// assert_eq!(err.janus_code(), Some(codes::SESSION_NOT_FOUND));
 /// ```
@@ -137,7 +138,8 @@ pub enum ErrorKind {
 /// shared).
 ///
 /// ```
-/// use janus_core::{Error, ErrorKind};
+/// # use janus_core as janus_client;
+/// use janus_client::{Error, ErrorKind};
 /// use std::time::Duration;
 /// let err = Error::new(ErrorKind::Timeout { after: Duration::from_secs(1) });
 /// assert!(err.is_timeout());

@@ -7,9 +7,10 @@
 //! handle, delayed or dropped replies, malformed frames, and closed connections.
 //!
 //! ```
+//! # use janus_core as janus_client;
 //! # tokio_test::block_on(async {
-//! use janus_core::mock::{MockJanus, PluginReply};
-//! use janus_core::{Client, ClientOptions};
+//! use janus_client::mock::{MockJanus, PluginReply};
+//! use janus_client::{Client, ClientOptions};
 //! use serde_json::json;
 //!
 //! // The fake server: the echotest answers every message with ack, then an event.

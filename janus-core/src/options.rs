@@ -18,7 +18,8 @@ use std::time::Duration;
 /// tokio_tungstenite=debug,hyper=debug,hyper_util=debug,reqwest=debug`).
 ///
 /// ```
-/// use janus_core::Secret;
+/// # use janus_core as janus_client;
+/// use janus_client::Secret;
 /// let s = Secret::new("hunter2");
 /// assert_eq!(format!("{s:?}"), "Secret(***)");
 /// assert_eq!(s.expose(), "hunter2");
@@ -154,7 +155,8 @@ impl ReconnectPolicy {
     /// calls it.
     ///
     /// ```
-    /// use janus_core::ReconnectPolicy;
+    /// # use janus_core as janus_client;
+    /// use janus_client::ReconnectPolicy;
     /// let p = ReconnectPolicy { jitter: f64::NAN, ..Default::default() };
     /// let err = p.validate().unwrap_err();
     /// assert!(err.to_string().contains("options.reconnect.jitter must be between 0 and 1, got NaN"));
@@ -221,7 +223,8 @@ impl ReconnectPolicy {
 /// through a file); `Debug` hides them.
 ///
 /// ```
-/// use janus_core::ClientOptions;
+/// # use janus_core as janus_client;
+/// use janus_client::ClientOptions;
 /// let o: ClientOptions = serde_json::from_str(r#"{"request_timeout":"5s","keepalive_interval":"20s"}"#).unwrap();
 /// assert_eq!(o.request_timeout.as_secs(), 5);
 /// ```
@@ -291,7 +294,8 @@ impl ClientOptions {
     /// [`Client::connect`](crate::Client::connect) calls it before starting anything.
     ///
     /// ```
-    /// use janus_core::ClientOptions;
+    /// # use janus_core as janus_client;
+    /// use janus_client::ClientOptions;
     /// use std::time::Duration;
     /// let o = ClientOptions { request_timeout: Duration::ZERO, ..Default::default() };
     /// assert_eq!(

@@ -42,7 +42,8 @@ id_type!(
 /// A JSEP offer or answer, with any extra fields (`trickle`, `e2ee`, `rid_order`, ...) kept.
 ///
 /// ```
-/// use janus_core::Jsep;
+/// # use janus_core as janus_client;
+/// use janus_client::Jsep;
 /// let offer = Jsep::offer("v=0\r\n");
 /// assert_eq!(offer.kind, "offer");
 /// let json = serde_json::to_value(&offer).unwrap();

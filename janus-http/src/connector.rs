@@ -29,12 +29,15 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// certificates of [`HttpOptions::tls_ca_file`].
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), janus_core::Error> {
-/// use janus_core::{Client, ClientOptions, Secret};
-/// use janus_http::{HttpConnector, HttpOptions, Url};
+/// # mod janus_client {
+/// #     pub use janus_core::*;
+/// #     pub use janus_http::{HttpConnector, HttpOptions};
+/// # }
+/// # async fn demo() -> Result<(), janus_client::Error> {
+/// use janus_client::{Client, ClientOptions, HttpConnector, HttpOptions, Secret};
 /// use std::sync::Arc;
 ///
-/// let url = Url::parse("http://127.0.0.1:8088/janus").expect("a valid URL");
+/// let url = "http://127.0.0.1:8088/janus".parse().expect("a valid URL");
 /// // With an api secret, both the client (POST bodies) and the transport (long-poll
 /// // query string) need it.
 /// let secret = Secret::new("janusrocks");

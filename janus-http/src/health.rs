@@ -15,8 +15,9 @@
 //!   for `heartbeat_interval`, it checks `GET <base>/info` too; a check that gets no answer
 //!   within `probe_timeout` counts as a connection-level failure.
 //!
-//! After [`Restored`](Item::Restored) the transport polls again on fresh connections: a
-//! poll sent into a stalled network may never be answered.
+//! After [`Restored`](Item::Restored) the transport polls again, on fresh connections,
+//! every session whose poll was sent before the failure began: such a poll may never be
+//! answered (a stalled network swallowed it).
 
 use janus_core::Error;
 use std::time::Duration;
@@ -34,8 +35,12 @@ const MAX_CHECK_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) enum Item {
     /// The server stopped answering (the first failure); the transport stays open.
     Interrupted(String),
-    /// The server answers again after [`Interrupted`](Item::Interrupted).
-    Restored,
+    /// The server answers again after [`Interrupted`](Item::Interrupted), which began at
+    /// `since`.
+    Restored {
+        /// When the failure began.
+        since: Instant,
+    },
     /// The server stayed unreachable for `unreachable_timeout`: `recv` returns this error
     /// and the client reconnects.
     Closed(Error),
@@ -48,6 +53,8 @@ pub(crate) struct Health {
     last_heard: Instant,
     /// Since when requests fail at the connection level; `None` while all is well.
     failing_since: Option<Instant>,
+    /// When the failure that just ended began, until [`Item::Restored`] says so.
+    recovered_from: Option<Instant>,
     /// The last connection-level failure, for the reports (never holds a secret).
     last_error: String,
     /// [`Item::Interrupted`] was reported and [`Item::Restored`] not yet.
@@ -61,6 +68,7 @@ impl Health {
         Health {
             last_heard: Instant::now(),
             failing_since: None,
+            recovered_from: None,
             last_error: String::new(),
             reported: false,
             closed: false,
@@ -80,7 +88,8 @@ impl Shared {
     pub(crate) fn heard(&self) {
         let mut h = self.health();
         h.last_heard = Instant::now();
-        if h.failing_since.take().is_some() {
+        if let Some(since) = h.failing_since.take() {
+            h.recovered_from = Some(since);
             info!(endpoint = %self.urls.endpoint(), "server reachable again");
             drop(h);
             self.kick.notify_one();
@@ -114,7 +123,8 @@ impl Shared {
         match h.failing_since {
             None if h.reported => {
                 h.reported = false;
-                Step::Report(Item::Restored)
+                let since = h.recovered_from.take().unwrap_or(now);
+                Step::Report(Item::Restored { since })
             }
             None => {
                 let due = h.last_heard + options.heartbeat_interval;

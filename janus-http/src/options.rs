@@ -20,7 +20,8 @@ use std::time::Duration;
 /// same values.
 ///
 /// ```
-/// use janus_http::HttpOptions;
+/// # mod janus_client { pub use janus_http::HttpOptions; }
+/// use janus_client::HttpOptions;
 /// let o: HttpOptions = serde_json::from_str(
 ///     r#"{"maxev": 5, "long_poll_timeout": "40s", "api_secret": "s3cret"}"#,
 /// ).unwrap();
@@ -146,7 +147,8 @@ impl HttpOptions {
     /// (`http.maxev`, ...). [`HttpConnector::new`](crate::HttpConnector::new) calls it.
     ///
     /// ```
-    /// use janus_http::HttpOptions;
+    /// # mod janus_client { pub use janus_http::HttpOptions; }
+    /// use janus_client::HttpOptions;
     /// let o = HttpOptions { max_connections: 0, ..Default::default() };
     /// assert!(o.validate().unwrap_err().to_string().contains(
     ///     "http.max_connections must be between 1 and 65535, got 0"

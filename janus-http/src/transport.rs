@@ -110,6 +110,8 @@ struct PollState {
     attaching: usize,
     /// Wakes a paused round when `sent` moves or the last handle goes.
     wake: Arc<Notify>,
+    /// When the round in flight started.
+    round_started: Option<Instant>,
 }
 
 /// What the tasks of one transport share.
@@ -496,7 +498,8 @@ impl Shared {
 ///   [`ErrorKind::Limit`](janus_core::ErrorKind::Limit), without being sent.
 /// - A request or poll that breaks at the connection level, or a heartbeat check that gets
 ///   no answer, is reported as [`TransportEvent::Interrupted`]; when the server answers
-///   again, [`TransportEvent::Restored`], and every poll starts again on a fresh connection.
+///   again, [`TransportEvent::Restored`], and every poll sent before the failure starts
+///   again on a fresh connection.
 ///   When the server stays unreachable for [`HttpOptions::unreachable_timeout`], `recv`
 ///   returns an error so the client reconnects.
 /// - [`close`](Transport::close) stops the polls and lets requests already sent finish;
@@ -596,6 +599,7 @@ impl HttpTransport {
         let round: Pin<Box<dyn Future<Output = PollRound> + Send>> =
             Box::pin(self.shared.clone().poll_round(session, pause, delay));
         self.rounds.push(Abortable::new(round, registration));
+        state.round_started = Some(Instant::now());
         if state.round.replace(abort).is_none() {
             debug!(%session, "long poll started");
         }
@@ -637,13 +641,16 @@ impl HttpTransport {
         self.next_round(session, pause, delay);
     }
 
-    /// Starts every running poll again on a fresh connection: after an outage a poll sent
-    /// before it may never be answered.
-    fn restart_polls(&mut self) {
+    /// Starts again, on a fresh connection, every poll sent before an outage that began
+    /// at `since`: it may never be answered (a stalled network swallowed it). Polls sent
+    /// since are left alone: Janus keeps a poll the client abandons and hands it the
+    /// session's next events, which are then lost.
+    fn restart_polls(&mut self, since: Instant) {
         let sessions: Vec<SessionId> = {
             let mut polls = self.shared.polls();
             polls
                 .iter_mut()
+                .filter(|(_, p)| p.round_started.is_some_and(|t| t <= since))
                 .filter_map(|(s, p)| {
                     let round = p.round.take()?;
                     round.abort();
@@ -784,8 +791,8 @@ impl Transport for HttpTransport {
                         Some(Item::Interrupted(reason)) => {
                             return Ok(TransportEvent::Interrupted { reason });
                         }
-                        Some(Item::Restored) => {
-                            self.restart_polls();
+                        Some(Item::Restored { since }) => {
+                            self.restart_polls(since);
                             return Ok(TransportEvent::Restored);
                         }
                         Some(Item::Closed(e)) => e,

@@ -68,7 +68,8 @@ impl WsOptions {
     /// (`ws.ping_interval`, ...). [`WsConnector::new`](crate::WsConnector::new) calls it.
     ///
     /// ```
-    /// use janus_ws::WsOptions;
+    /// # mod janus_client { pub use janus_ws::WsOptions; }
+    /// use janus_client::WsOptions;
     /// use std::time::Duration;
     /// let o = WsOptions { ping_interval: Some(Duration::ZERO), ..Default::default() };
     /// assert!(o.validate().unwrap_err().to_string().contains(

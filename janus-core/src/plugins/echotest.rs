@@ -5,8 +5,9 @@
 //! has no `request` name: [`Configure`] is the only request.
 //!
 //! ```no_run
-//! # async fn demo(session: janus_core::Session, offer: janus_core::Jsep) -> Result<(), janus_core::Error> {
-//! use janus_core::plugins::{echotest, PluginHandle};
+//! # use janus_core as janus_client;
+//! # async fn demo(session: janus_client::Session, offer: janus_client::Jsep) -> Result<(), janus_client::Error> {
+//! use janus_client::plugins::{echotest, PluginHandle};
 //! let echo = PluginHandle::<echotest::EchoTest>::attach(&session).await?;
 //! let answer = echo
 //!     .request(&echotest::Configure {

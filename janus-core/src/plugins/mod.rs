@@ -24,8 +24,9 @@
 //! | [`sip`] | `janus.plugin.sip` |
 //!
 //! ```no_run
-//! # async fn demo(session: janus_core::Session) -> Result<(), janus_core::Error> {
-//! use janus_core::plugins::{videoroom, PluginHandle};
+//! # use janus_core as janus_client;
+//! # async fn demo(session: janus_client::Session) -> Result<(), janus_client::Error> {
+//! use janus_client::plugins::{videoroom, PluginHandle};
 //!
 //! let rooms = PluginHandle::<videoroom::VideoRoom>::attach(&session).await?;
 //! let created = rooms
@@ -56,7 +57,8 @@
 //! implementing [`Plugin`] for a marker type and [`PluginRequest`] for each request:
 //!
 //! ```no_run
-//! use janus_core::plugins::{Plugin, PluginEvent, PluginHandle, PluginRequest};
+//! # use janus_core as janus_client;
+//! use janus_client::plugins::{Plugin, PluginEvent, PluginHandle, PluginRequest};
 //! use serde::{Deserialize, Serialize};
 //! use serde_json::Value;
 //!
@@ -97,7 +99,7 @@
 //!     type Response = Counter;
 //! }
 //!
-//! # async fn demo(session: janus_core::Session) -> Result<(), janus_core::Error> {
+//! # async fn demo(session: janus_client::Session) -> Result<(), janus_client::Error> {
 //! let handle = PluginHandle::<MyCustom>::attach(&session).await?;
 //! let mut events = handle.events().expect("first call");
 //! let now = handle.request(&Bump { by: 2 }).await?;
@@ -349,7 +351,8 @@ pub(crate) fn from_value<T: DeserializeOwned>(data: &Value) -> Option<T> {
 /// `string_ids = true`.
 ///
 /// ```
-/// use janus_core::plugins::Id;
+/// # use janus_core as janus_client;
+/// use janus_client::plugins::Id;
 /// assert_eq!(serde_json::to_string(&Id::from(1234)).unwrap(), "1234");
 /// assert_eq!(serde_json::to_string(&Id::from("lobby")).unwrap(), "\"lobby\"");
 /// assert_eq!(Id::from(7), 7);
