@@ -23,13 +23,6 @@ const ECHO: &str = "janus.plugin.echotest";
 /// One test of this file at a time.
 static TURN: Mutex<()> = Mutex::const_new(());
 
-fn through(proxy: &Proxy, t: &Target) -> Target {
-    Target {
-        transport: t.transport,
-        url: proxy.url.clone(),
-    }
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -56,7 +49,7 @@ where
 /// the client keeps its connections bounded.
 async fn burst(t: Target) {
     let proxy = Proxy::start(&t.url).await;
-    let client = through(&proxy, &t).connect().await;
+    let client = proxy.target(&t).connect().await;
     let sessions: Vec<_> = join_all((0..200).map(|_| client.create_session()))
         .await
         .into_iter()

@@ -6,11 +6,9 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::{assert_empty, targets, Target};
+use common::{assert_empty, targets, until_usable, Target};
 use futures::future::join_all;
-use janus_client::{
-    ClientOptions, CloseReason, ConnectionState, Handle, HandleEvent, SessionEvent,
-};
+use janus_client::{ClientOptions, CloseReason, ConnectionState, HandleEvent, SessionEvent};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,39 +16,6 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 const ECHO: &str = "janus.plugin.echotest";
-
-fn through(proxy: &Proxy, t: &Target) -> Target {
-    Target {
-        transport: t.transport,
-        url: proxy.url.clone(),
-    }
-}
-
-/// Sends messages until one succeeds; errors a cut can cause are retried, others fail the test.
-async fn until_usable(h: &Handle, limit: Duration) -> Duration {
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    loop {
-        let tried = start.elapsed();
-        match h
-            .message(json!({"audio": true}))
-            .timeout(Duration::from_secs(2))
-            .await
-        {
-            Ok(_) => return start.elapsed(),
-            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
-                seen.push(format!("{tried:?}: {e}"));
-            }
-            Err(e) => panic!("handle {} failed for good: {e}", h.id()),
-        }
-        assert!(
-            start.elapsed() < limit,
-            "handle {} unusable for {limit:?}; errors: {seen:#?}",
-            h.id()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 /// The first session event other than `Reclaimed`: what became of the session.
 async fn verdict(sev: &mut janus_client::SessionEvents) -> Option<SessionEvent> {
@@ -73,7 +38,7 @@ fn median(v: &mut [Duration]) -> Duration {
 
 async fn twenty_cuts(t: Target) {
     let proxy = Proxy::start(&t.url).await;
-    let client = through(&proxy, &t).connect().await;
+    let client = proxy.target(&t).connect().await;
     let mut sessions = Vec::new();
     let mut handles = Vec::new();
     for _ in 0..4 {
@@ -187,7 +152,7 @@ async fn long_outage(t: Target, recreate: bool) {
     let proxy = Proxy::start(&t.url).await;
     let mut options = ClientOptions::default();
     options.reconnect.recreate_lost_sessions = recreate;
-    let client = through(&proxy, &t).connect_with(options).await;
+    let client = proxy.target(&t).connect_with(options).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
     let mut sev = s.events().unwrap();
@@ -262,7 +227,7 @@ async fn a_lost_session_is_recreated_by_policy() {
 
 async fn short_cut_is_reclaimed(t: Target) {
     let proxy = Proxy::start(&t.url).await;
-    let client = through(&proxy, &t).connect().await;
+    let client = proxy.target(&t).connect().await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
     let mut sev = s.events().unwrap();
@@ -298,7 +263,7 @@ async fn stalled_peer_is_noticed(t: Target) {
     // A peer that keeps the TCP connection open and never answers: the request times out,
     // WebSocket pings notice the dead peer, the client reconnects.
     let proxy = Proxy::start(&t.url).await;
-    let mut config = through(&proxy, &t).config(ClientOptions::default());
+    let mut config = proxy.target(&t).config(ClientOptions::default());
     #[cfg(feature = "ws")]
     {
         config.ws.ping_interval = Some(Duration::from_millis(500));

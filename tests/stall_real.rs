@@ -9,9 +9,9 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::{targets, Target};
+use common::{targets, until_usable, Target};
 use futures::future::join_all;
-use janus_client::{ConnectionState, Handle};
+use janus_client::ConnectionState;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,40 +19,10 @@ use tokio::time::Instant;
 
 const ECHO: &str = "janus.plugin.echotest";
 
-/// Sends messages until one is answered; returns when that happened.
-async fn answered(h: &Handle, limit: Duration) -> Instant {
-    let start = Instant::now();
-    let mut seen = Vec::new();
-    loop {
-        match h
-            .message(json!({"audio": true}))
-            .timeout(Duration::from_secs(2))
-            .await
-        {
-            Ok(_) => return Instant::now(),
-            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
-                seen.push(format!("{:?}: {e}", start.elapsed()));
-            }
-            Err(e) => panic!("handle {} failed for good: {e}", h.id()),
-        }
-        assert!(
-            start.elapsed() < limit,
-            "handle {} unusable for {limit:?}: {seen:#?}",
-            h.id()
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// A proxy in front of `t`, and a client (default options) through it.
 async fn through_a_proxy(t: &Target) -> (Proxy, janus_client::Client) {
     let proxy = Proxy::start(&t.url).await;
-    let client = Target {
-        transport: t.transport,
-        url: proxy.url.clone(),
-    }
-    .connect()
-    .await;
+    let client = proxy.target(t).connect().await;
     (proxy, client)
 }
 
@@ -94,8 +64,13 @@ async fn stall_for_nine_seconds(t: Target) {
     tokio::time::sleep(Duration::from_secs(9).saturating_sub(stalled.elapsed())).await;
     let back = Instant::now();
     proxy.stall(false);
-    let done = join_all(handles.iter().map(|h| answered(h, Duration::from_secs(20)))).await;
-    let recovered = done.into_iter().max().unwrap_or(back) - back;
+    join_all(
+        handles
+            .iter()
+            .map(|h| until_usable(h, Duration::from_secs(20))),
+    )
+    .await;
+    let recovered = back.elapsed();
 
     let log = log.lock().unwrap().clone();
     // A watch shows the latest state only: a `Disconnected` followed at once by
@@ -183,7 +158,7 @@ async fn cut_is_reported(t: Target) {
     if let Err(e) = outcome {
         assert!(e.is_transport_closed() || e.is_timeout(), "{e}");
     }
-    answered(&h, Duration::from_secs(10)).await;
+    until_usable(&h, Duration::from_secs(10)).await;
     s.destroy().await.expect("destroy");
 }
 

@@ -93,6 +93,34 @@ where
     }
 }
 
+/// Sends messages on `h` until one is answered and returns how long that took; errors a cut
+/// or a stall can cause are retried (each try waits 2 s at most), others fail the test, and
+/// so does a handle still unusable after `limit`.
+pub async fn until_usable(h: &janus_client::Handle, limit: Duration) -> Duration {
+    let start = tokio::time::Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let tried = start.elapsed();
+        match h
+            .message(serde_json::json!({"audio": true}))
+            .timeout(Duration::from_secs(2))
+            .await
+        {
+            Ok(_) => return start.elapsed(),
+            Err(e) if e.is_transport_closed() || e.is_timeout() || e.is_retry_safe() => {
+                seen.push(format!("{tried:?}: {e}"));
+            }
+            Err(e) => panic!("handle {} failed for good: {e}", h.id()),
+        }
+        assert!(
+            start.elapsed() < limit,
+            "handle {} unusable for {limit:?}; errors: {seen:#?}",
+            h.id()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Asserts that the client holds nothing: no pending request, session or handle.
 pub async fn assert_empty(client: &janus_client::Client) {
     let ok = eventually(Duration::from_secs(3), || async {

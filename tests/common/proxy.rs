@@ -160,6 +160,14 @@ impl Proxy {
         self.gauge.peak.load(Ordering::SeqCst)
     }
 
+    /// `t` reached through this proxy.
+    pub fn target(&self, t: &super::Target) -> super::Target {
+        super::Target {
+            transport: t.transport,
+            url: self.url.clone(),
+        }
+    }
+
     /// Closes every connection through the proxy now.
     pub fn cut(&self) {
         self.cut.send_modify(|g| *g += 1);
