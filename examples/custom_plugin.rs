@@ -63,7 +63,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = connect(Config::new(url)).await?;
     let session = client.create_session().await?;
     let echo = PluginHandle::<Echo>::attach(&session).await?;
-    let mut events = echo.events().expect("the first call gets the stream");
+    let mut events = echo.events();
 
     let answer = echo
         .request(&Configure {

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!("attach   handle {} on {}", handle.id(), handle.plugin());
 
-    let events = handle.events().expect("the first call gets the stream");
+    let events = handle.events();
     let printer = tokio::spawn(async move {
         let mut events = events;
         while let Some(ev) = events.next().await {
@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = tokio::time::timeout(Duration::from_secs(2), printer).await;
     session.destroy().await?;
     println!("destroy  done");
-    let stats = client.stats().await?;
+    let stats = client.stats();
     println!(
         "stats    sessions {} handles {} pending {}",
         stats.sessions, stats.handles, stats.pending_transactions

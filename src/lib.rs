@@ -15,7 +15,7 @@
 //! let client = connect(Config::new("ws://127.0.0.1:8188")).await?;
 //! let session = client.create_session().await?;
 //! let handle = session.attach("janus.plugin.echotest").await?;
-//! let mut events = handle.events().expect("first call");
+//! let mut events = handle.events();
 //!
 //! let reply = handle.message(json!({"audio": true, "video": true})).await?;
 //! println!("echotest says {}", reply.data);

@@ -10,7 +10,7 @@ mod common;
 use common::{assert_empty, env_or_skip, eventually, targets, Target};
 use janus_client::admin::{AdminClient, Pcap};
 use janus_client::{
-    codes, connect_admin, ClientOptions, CloseReason, Config, HandleEvent, RawExpect, RawRequest,
+    codes, connect_admin, ClientOptions, CloseReason, Config, Expect, HandleEvent, RawRequest,
     Secret, SessionEvent,
 };
 use serde_json::json;
@@ -149,13 +149,13 @@ async fn admin_detach_and_destroy_reach_the_client(p: Pair) {
         })
         .await;
     let session = client.create_session().await.unwrap();
-    let mut sev = session.events().unwrap();
+    let mut sev = session.events();
     let kept = session.attach(ECHOTEST).await.unwrap();
-    let mut kept_ev = kept.events().unwrap();
+    let mut kept_ev = kept.events();
 
     // detach_handle: Janus sends `detached` to the owner, whose handle stream ends.
     let doomed = session.attach(ECHOTEST).await.unwrap();
-    let mut doomed_ev = doomed.events().unwrap();
+    let mut doomed_ev = doomed.events();
     admin
         .detach_handle(session.id(), doomed.id())
         .await
@@ -353,7 +353,7 @@ async fn plugins_and_transports_are_queried(p: Pair) {
 
     // The escape hatch, for a request without a method.
     let loops = admin
-        .raw(RawRequest::new("loops_info", RawExpect::Success))
+        .raw(RawRequest::new("loops_info", Expect::Success))
         .await
         .expect("loops_info");
     assert!(loops.body["loops"].is_array(), "{t}: {:?}", loops.body);
@@ -387,7 +387,7 @@ async fn a_wrong_secret_is_refused_without_leaking(p: Pair) {
     // No secret at all: the same 403. (`raw` keeps a secret the request already carries.)
     let right = p.admin().await;
     let e = right
-        .raw(RawRequest::new("list_sessions", RawExpect::Success).field("admin_secret", ""))
+        .raw(RawRequest::new("list_sessions", Expect::Success).field("admin_secret", ""))
         .await
         .unwrap_err();
     assert_eq!(e.janus_code(), Some(codes::UNAUTHORIZED), "{t}: {e}");

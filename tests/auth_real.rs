@@ -59,7 +59,7 @@ async fn echotest_lifecycle(client: &Client, what: &str) {
         .attach(ECHOTEST)
         .await
         .unwrap_or_else(|e| panic!("{what}: attach: {e}"));
-    let mut events = handle.events().unwrap();
+    let mut events = handle.events();
     let reply = handle
         .message(json!({"audio": true, "video": true}))
         .await

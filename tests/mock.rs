@@ -56,7 +56,7 @@ async fn event_before_ack_completes_the_request() {
     assert_eq!(r.data["result"], "ok");
     // The late ack is harmless: nothing counted as unknown, nothing pending.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!(st.pending_transactions, 0);
     assert_eq!(st.unknown_transactions, 0);
     assert_eq!(st.unroutable_events, 0);
@@ -129,7 +129,7 @@ async fn garbage_from_the_server_is_counted_and_the_connection_stays_healthy() {
     // Still fine.
     let r = h.message(json!({"audio": true})).await.unwrap();
     assert_eq!(r.data, json!({}));
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     // "[1, 2]" counts twice: each element of an array is decoded on its own.
     assert_eq!(st.malformed_messages, 7, "{st:?}");
     assert_eq!(st.unknown_transactions, 1, "{st:?}");
@@ -146,8 +146,8 @@ async fn close_in_the_middle_of_a_request_without_reconnect() {
     janus.on_message(ECHO, |_| PluginReply::ack_only());
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut events = h.events().unwrap();
-    let mut sev = s.events().unwrap();
+    let mut events = h.events();
+    let mut sev = s.events();
     let pending = tokio::spawn({
         let h = h.clone();
         async move { h.message(json!({"audio": true})).await }
@@ -214,7 +214,7 @@ async fn requests_time_out_and_leave_nothing_behind() {
     // The connection task forgets them on its next sweep.
     let cleared = async {
         loop {
-            if client.stats().await.unwrap().pending_transactions == 0 {
+            if client.stats().pending_transactions == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -252,8 +252,8 @@ async fn session_timeout_from_the_server_closes_everything() {
     let (janus, client) = setup(no_reconnect()).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
-    let mut hev = h.events().unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
     janus.expire_session(s.id().0);
     assert_eq!(next(&mut sev).await, Some(SessionEvent::Timeout));
     assert_eq!(
@@ -264,7 +264,7 @@ async fn session_timeout_from_the_server_closes_everything() {
         next(&mut hev).await,
         Some(HandleEvent::Closed(CloseReason::SessionTimeout))
     );
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!((st.sessions, st.handles), (0, 0));
     assert!(h.message(json!({})).await.unwrap_err().is_gone());
 }
@@ -279,8 +279,8 @@ async fn slow_consumer_loses_its_own_events_only() {
     let s = client.create_session().await.unwrap();
     let slow = s.attach(ECHO).await.unwrap();
     let fast = s.attach(ECHO).await.unwrap();
-    let mut slow_events = slow.events().unwrap();
-    let mut fast_events = fast.events().unwrap();
+    let mut slow_events = slow.events();
+    let mut fast_events = fast.events();
     for i in 0..1000 {
         janus.push_plugin_event(slow.id().0, json!({"n": i}));
     }
@@ -288,7 +288,7 @@ async fn slow_consumer_loses_its_own_events_only() {
     // The other handle and replies are not delayed by the full buffer.
     assert_eq!(next(&mut fast_events).await, Some(HandleEvent::WebrtcUp));
     fast.message(json!({})).await.unwrap();
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!(st.dropped_events, 992, "{st:?}");
     // The slow consumer gets its 8, then a lag report before anything newer.
     for i in 0..8 {
@@ -324,7 +324,7 @@ async fn dropping_the_last_values_detaches_and_destroys() {
     tokio::time::timeout(Duration::from_secs(2), gone)
         .await
         .expect("destroyed on drop");
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!(
         (st.sessions, st.handles, st.pending_transactions),
         (0, 0, 0)
@@ -339,8 +339,8 @@ async fn reconnect_claims_sessions_and_handles_keep_working() {
     let mut state = client.connection_state();
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
-    let mut hev = h.events().unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
     let (sid, hid) = (s.id(), h.id());
     janus.close_connections();
     assert_eq!(next(&mut sev).await, Some(SessionEvent::Reclaimed));
@@ -356,7 +356,7 @@ async fn reconnect_claims_sessions_and_handles_keep_working() {
     state
         .wait_for(|s| *s == ConnectionState::Reconnected)
         .now_or_never();
-    assert_eq!(client.stats().await.unwrap().reconnects, 1);
+    assert_eq!(client.stats().reconnects, 1);
 }
 
 #[tokio::test]
@@ -377,7 +377,7 @@ async fn requests_made_while_disconnected_wait_for_the_reconnect() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(!waiting.is_finished());
-    assert!(client.stats().await.unwrap().queued_requests >= 1);
+    assert!(client.stats().queued_requests >= 1);
     janus.refuse_connections(false);
     let h = tokio::time::timeout(Duration::from_secs(3), waiting)
         .await
@@ -408,8 +408,8 @@ async fn unclaimable_sessions_are_reported_lost() {
     let (janus, client) = setup(fast_reconnect()).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
-    let mut hev = h.events().unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
     // Sessions die with the connection (reclaim window 0): the claim gets 458.
     janus.close_connections();
     match next(&mut sev).await {
@@ -427,7 +427,7 @@ async fn unclaimable_sessions_are_reported_lost() {
     // The client itself is fine.
     let s2 = client.create_session().await.unwrap();
     s2.destroy().await.unwrap();
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!(
         (st.sessions, st.handles, st.pending_transactions),
         (0, 0, 0)
@@ -443,7 +443,7 @@ async fn lost_sessions_are_recreated_by_policy() {
     let s = client.create_session().await.unwrap();
     let h1 = s.attach(ECHO).opaque_id("first").await.unwrap();
     let h2 = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
+    let mut sev = s.events();
     let (old_s, old_h1, old_h2) = (s.id(), h1.id(), h2.id());
     janus.close_connections();
     match next(&mut sev).await {
@@ -476,7 +476,7 @@ async fn reconnect_gives_up_after_max_attempts_and_says_so() {
     options.reconnect.max_attempts = Some(3);
     let (janus, client) = setup(options).await;
     let s = client.create_session().await.unwrap();
-    let mut sev = s.events().unwrap();
+    let mut sev = s.events();
     janus.refuse_connections(true);
     janus.close_connections();
     let mut state = client.connection_state();
@@ -499,7 +499,7 @@ async fn reconnect_gives_up_after_max_attempts_and_says_so() {
 async fn an_unauthorized_reconnect_stops_the_loop_and_says_so() {
     let (janus, client) = setup(fast_reconnect()).await;
     let s = client.create_session().await.unwrap();
-    let mut sev = s.events().unwrap();
+    let mut sev = s.events();
     janus.fail_connections_with(Some(janus_client::Error::janus(
         janus_client::codes::UNAUTHORIZED,
         "Unauthorized request (wrong or missing secret/token)",
@@ -531,7 +531,7 @@ async fn closing_the_client_ends_every_stream() {
     let (_janus, client) = setup(no_reconnect()).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut hev = h.events().unwrap();
+    let mut hev = h.events();
     client.close().await;
     assert_eq!(
         next(&mut hev).await,
@@ -581,7 +581,7 @@ async fn a_server_that_stops_answering_holds_requests_until_it_answers_again() {
         ConnectionState::Reconnected
     );
     // The same connection: no reconnect, no claim.
-    assert_eq!(client.stats().await.unwrap().reconnects, 0);
+    assert_eq!(client.stats().reconnects, 0);
     assert!(!janus.requests().iter().any(|r| r["janus"] == "claim"));
 }
 
@@ -612,7 +612,7 @@ async fn thousands_of_drops_with_a_tiny_command_queue_lose_none() {
     tokio::time::timeout(Duration::from_secs(5), gone)
         .await
         .unwrap_or_else(|_| panic!("{} sessions left", janus.session_count()));
-    let st = client.stats().await.unwrap();
+    let st = client.stats();
     assert_eq!((st.sessions, st.handles), (0, 0));
 }
 
@@ -686,7 +686,7 @@ async fn detach_ends_the_stream_after_janus_detached_and_calls_fail_at_once() {
     let (janus, client) = setup(no_reconnect()).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut events = h.events().unwrap();
+    let mut events = h.events();
     h.detach().await.unwrap();
     assert!(matches!(
         h.message(json!({})).await.unwrap_err().kind(),
@@ -698,5 +698,48 @@ async fn detach_ends_the_stream_after_janus_detached_and_calls_fail_at_once() {
     );
     assert_eq!(next(&mut events).await, None);
     assert_eq!(janus.handle_count(), 0);
-    assert_eq!(client.stats().await.unwrap().handles, 0);
+    assert_eq!(client.stats().handles, 0);
+}
+
+/// Answers that come after their caller stopped waiting reach the handle's stream marked
+/// as `LateReply`: one whose caller gave up (dropped the call), and one whose request timed
+/// out and was forgotten before Janus answered.
+#[tokio::test]
+async fn late_answers_are_marked_on_the_handle_stream() {
+    use std::future::IntoFuture;
+    let (janus, client) = setup(no_reconnect()).await;
+    janus.on_message(ECHO, |body| {
+        let reply = PluginReply::event(json!({"result": body["n"].clone()}));
+        if body["slow"] == true {
+            reply.delayed(Duration::from_millis(600))
+        } else {
+            reply
+        }
+    });
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut events = h.events();
+
+    let mut call = Box::pin(h.message(json!({"n": 1})).into_future());
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    drop(call);
+    match next(&mut events).await {
+        Some(HandleEvent::LateReply { response, .. }) => {
+            assert_eq!(response.data["result"], 1);
+            assert_eq!(response.sender, Some(h.id()));
+        }
+        other => panic!("expected a late reply, got {other:?}"),
+    }
+
+    let err = h
+        .message(json!({"n": 2, "slow": true}))
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    match next(&mut events).await {
+        Some(HandleEvent::LateReply { response, .. }) => assert_eq!(response.data["result"], 2),
+        other => panic!("expected a late reply, got {other:?}"),
+    }
+    assert_eq!(client.stats().unknown_transactions, 2);
 }

@@ -106,7 +106,7 @@ async fn messages_hangup_detach(t: &Target) -> Sequences {
     let client = t.connect().await;
     let session = client.create_session().await.expect("create");
     let handle = session.attach(ECHO).await.expect("attach");
-    let events = handle.events().expect("events");
+    let events = handle.events();
     let ok = handle
         .message(json!({"audio": true}))
         .await
@@ -132,10 +132,10 @@ async fn messages_hangup_detach(t: &Target) -> Sequences {
 async fn destroy_with_handles(t: &Target) -> Sequences {
     let client = t.connect().await;
     let session = client.create_session().await.expect("create");
-    let sevents = session.events().expect("events");
+    let sevents = session.events();
     let a = session.attach(ECHO).await.expect("attach");
     let b = session.attach(ECHO).await.expect("attach");
-    let (ea, eb) = (a.events().expect("events"), b.events().expect("events"));
+    let (ea, eb) = (a.events(), b.events());
     a.message(json!({"audio": true})).await.expect("message");
     b.message(json!({"video": true})).await.expect("message");
     session.destroy().await.expect("destroy");
@@ -165,9 +165,9 @@ async fn session_timeout(t: &Target) -> Sequences {
         })
         .await;
     let session = client.create_session().await.expect("create");
-    let sevents = session.events().expect("events");
+    let sevents = session.events();
     let handle = session.attach(ECHO).await.expect("attach");
-    let hevents = handle.events().expect("events");
+    let hevents = handle.events();
     let mut seq = Sequences::new();
     // Janus acts one watchdog tick late: about 13 s.
     seq.insert(
@@ -196,7 +196,7 @@ async fn room_notifications(t: &Target) -> Sequences {
         )
         .await
         .expect("create room");
-    let events = watcher.events().expect("events");
+    let events = watcher.events();
     watcher
         .message(
             json!({"request": "join", "room": room, "ptype": "publisher", "display": "watcher"}),

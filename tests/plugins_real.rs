@@ -114,7 +114,7 @@ async fn videoroom_rooms_and_participants(t: Target) {
 
     // Two publishers join without SDP; alice sees bob arrive only as a participant.
     let alice = PluginHandle::<VideoRoom>::attach(&session).await.unwrap();
-    let mut alice_events = alice.events().unwrap();
+    let mut alice_events = alice.events();
     let joined = alice
         .request(&JoinPublisher {
             display: Some("alice".into()),
@@ -392,7 +392,7 @@ async fn audiobridge_room(t: Target) {
         .expect("allowed disable");
 
     let alice = PluginHandle::<AudioBridge>::attach(&session).await.unwrap();
-    let mut alice_events = alice.events().unwrap();
+    let mut alice_events = alice.events();
     let joined = alice
         .request(&Join {
             display: Some("alice".into()),
@@ -567,7 +567,7 @@ async fn sip_registration_fails_typed(t: Target) {
     let client = t.connect().await;
     let session = client.create_session().await.unwrap();
     let phone = PluginHandle::<Sip>::attach(&session).await.unwrap();
-    let mut events = phone.events().unwrap();
+    let mut events = phone.events();
 
     // Calling before registering: typed error.
     let e = phone
@@ -709,7 +709,7 @@ async fn small_plugins(t: Target) {
     assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e}");
 
     // The typed stream ends like the untyped one.
-    let mut events = echo.events().unwrap();
+    let mut events = echo.events();
     echo.detach().await.unwrap();
     let last = wait_for(&mut events, Duration::from_secs(5), |ev| match ev {
         PluginEvent::Handle(HandleEvent::Closed(reason)) => Some(reason.clone()),
@@ -848,8 +848,8 @@ async fn jsep_flows(t: Target) {
     let dave = PluginHandle::<videocall::VideoCall>::attach(&session)
         .await
         .unwrap();
-    let mut carol_events = carol.events().unwrap();
-    let mut dave_events = dave.events().unwrap();
+    let mut carol_events = carol.events();
+    let mut dave_events = dave.events();
     let carol_name = format!("carol-{stamp}");
     let dave_name = format!("dave-{stamp}");
     carol
@@ -937,7 +937,7 @@ async fn jsep_flows(t: Target) {
         .unwrap()
         .port();
     let phone = PluginHandle::<sip::Sip>::attach(&session).await.unwrap();
-    let mut phone_events = phone.events().unwrap();
+    let mut phone_events = phone.events();
     phone
         .request(&sip::Register {
             kind: Some("guest".into()),

@@ -7,8 +7,9 @@ mod common;
 
 use common::{assert_empty, targets, Target};
 use futures::future::join_all;
-use janus_client::{codes, ClientOptions, ErrorKind, HandleEvent, RawExpect, RawRequest};
+use janus_client::{codes, ClientOptions, ErrorKind, Expect, HandleEvent, RawRequest};
 use serde_json::json;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 const ECHOTEST: &str = "janus.plugin.echotest";
@@ -39,7 +40,7 @@ async fn echotest_lifecycle(t: Target) {
         .await
         .expect("attach");
     assert_ne!(handle.id().0, 0);
-    let mut events = handle.events().expect("events");
+    let mut events = handle.events();
     // echotest answers every request with ack, then an event with the same transaction.
     let reply = handle
         .message(json!({"audio": true, "video": true}))
@@ -49,7 +50,7 @@ async fn echotest_lifecycle(t: Target) {
     assert_eq!(reply.data["echotest"], "event");
     assert_eq!(reply.data["result"], "ok");
     assert!(reply.jsep.is_none());
-    let stats = client.stats().await.unwrap();
+    let stats = client.stats();
     assert_eq!((stats.sessions, stats.handles), (1, 1), "{}", t.transport);
     handle.detach().await.expect("detach");
     // The stream ends with Closed(Detached) after whatever Janus sent.
@@ -123,7 +124,7 @@ async fn core_errors(t: Target) {
     // On the wire: Janus says 458.
     let e = client
         .raw_request(
-            RawRequest::new("attach", RawExpect::Success)
+            RawRequest::new("attach", Expect::Success)
                 .session(old)
                 .field("plugin", ECHOTEST),
         )
@@ -133,7 +134,7 @@ async fn core_errors(t: Target) {
     assert!(e.is_gone());
     // An unknown request at the root: Janus 1.1.2 answers 457 ("Unhandled request at this path").
     let e = client
-        .raw_request(RawRequest::new("frobnicate", RawExpect::Success))
+        .raw_request(RawRequest::new("frobnicate", Expect::Success))
         .await
         .unwrap_err();
     assert_eq!(e.janus_code(), Some(codes::INVALID_REQUEST_PATH), "{e}");
@@ -155,7 +156,7 @@ async fn keepalive_holds_a_short_session(t: Target) {
     // With a handle, so over HTTP a long poll is outstanding the whole time: it does not
     // count as activity, only the client's own keepalives can hold the session.
     let handle = session.attach(ECHOTEST).await.unwrap();
-    let mut sev = session.events().unwrap();
+    let mut sev = session.events();
     // 40 s idle: four times the server's timeout.
     tokio::time::sleep(Duration::from_secs(40)).await;
     assert!(
@@ -210,8 +211,8 @@ async fn without_keepalive_the_session_times_out(t: Target) {
         .await;
     let session = client.create_session().await.unwrap();
     let handle = session.attach(ECHOTEST).await.unwrap();
-    let mut sev = session.events().unwrap();
-    let mut hev = handle.events().unwrap();
+    let mut sev = session.events();
+    let mut hev = handle.events();
     let ev = tokio::time::timeout(Duration::from_secs(30), sev.recv())
         .await
         .expect("a session event within 30 s");
@@ -266,8 +267,8 @@ async fn two_sessions_get_their_own_events(t: Target) {
     let sb = client.create_session().await.unwrap();
     let ha = sa.attach(VIDEOROOM).await.unwrap();
     let hb = sb.attach(VIDEOROOM).await.unwrap();
-    let mut ea = ha.events().unwrap();
-    let mut eb = hb.events().unwrap();
+    let mut ea = ha.events();
+    let mut eb = hb.events();
     let joined = ha
         .message(json!({"request": "join", "ptype": "publisher", "room": room, "display": "a"}))
         .await
@@ -345,7 +346,7 @@ async fn handles_of_one_session_get_their_own_events(t: Target) {
         members.push(h);
     }
     // Drain the announcements of the members' own joins.
-    let mut streams: Vec<_> = members.iter().map(|h| h.events().unwrap()).collect();
+    let mut streams: Vec<_> = members.iter().map(|h| h.events()).collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     for st in streams.iter_mut() {
         use futures::FutureExt;
@@ -463,7 +464,7 @@ async fn concurrent_lifecycles(t: Target, n: usize) {
         errors.len()
     );
     assert_empty(&client).await;
-    let stats = client.stats().await.unwrap();
+    let stats = client.stats();
     assert_eq!(stats.malformed_messages, 0);
     assert_eq!(stats.unknown_transactions, 0);
 }
@@ -489,7 +490,7 @@ async fn dropping_values_cleans_up_the_server(t: Target) {
         let client = client.clone();
         async move {
             let r = client
-                .raw_request(RawRequest::new("keepalive", RawExpect::Ack).session(id))
+                .raw_request(RawRequest::new("keepalive", Expect::Ack).session(id))
                 .await;
             matches!(r, Err(e) if e.janus_code() == Some(codes::SESSION_NOT_FOUND))
         }
@@ -509,18 +510,21 @@ async fn dropped_sessions_are_released_over_every_transport() {
     }
 }
 
-/// An `event` whose transaction no request waits for any more (here: a raw `message` that
-/// asked for the `ack` only, so Janus' event comes after the request is done) is delivered
-/// to its handle's stream and counted in `unknown_transactions`, as the README says.
+/// Events whose request does not wait for them, over the real Janus:
+/// - an `event` of a request answered already (here a raw `message` that asked for the
+///   `ack` only; plugins such as SIP also send several events with one transaction) is a
+///   plain event of its handle, not counted as unknown;
+/// - the answer to a `message` whose caller gave up before it came arrives on the handle's
+///   stream marked as `LateReply`, and is counted in `unknown_transactions`.
 async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
     let client = t.connect().await;
     let session = client.create_session().await.expect("create");
     let handle = session.attach(ECHOTEST).await.expect("attach");
-    let mut events = handle.events().expect("events");
-    let before = client.stats().await.expect("stats").unknown_transactions;
+    let mut events = handle.events();
+    let before = client.stats().unknown_transactions;
     let ack = client
         .raw_request(
-            RawRequest::new("message", RawExpect::Ack)
+            RawRequest::new("message", Expect::Ack)
                 .session(session.id())
                 .handle(handle.id())
                 .field("body", json!({"audio": true})),
@@ -529,14 +533,37 @@ async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
         .expect("ack");
     assert_eq!(ack.janus, "ack");
     match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
-        Ok(Some(HandleEvent::Plugin(p))) => assert_eq!(p.data["result"], "ok", "{}", t.transport),
-        other => panic!(
-            "{}: expected the late plugin event, got {other:?}",
-            t.transport
-        ),
+        Ok(Some(HandleEvent::Plugin(p))) => {
+            assert_eq!(p.data["result"], "ok", "{}", t.transport);
+            assert_eq!(p.sender, Some(handle.id()), "{}", t.transport);
+        }
+        other => panic!("{}: expected the plugin event, got {other:?}", t.transport),
     }
-    let after = client.stats().await.expect("stats").unknown_transactions;
-    assert_eq!(after, before + 1, "{}", t.transport);
+    assert_eq!(
+        client.stats().unknown_transactions,
+        before,
+        "{}",
+        t.transport
+    );
+
+    // Sent, then given up at once: polled once (which hands it to the connection task)
+    // and dropped before any answer can come.
+    let mut call = Box::pin(handle.message(json!({"audio": true})).into_future());
+    assert!(futures::poll!(call.as_mut()).is_pending());
+    drop(call);
+    match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+        Ok(Some(HandleEvent::LateReply { response, .. })) => {
+            assert_eq!(response.data["result"], "ok", "{}", t.transport);
+            assert_eq!(response.sender, Some(handle.id()), "{}", t.transport);
+        }
+        other => panic!("{}: expected the late reply, got {other:?}", t.transport),
+    }
+    assert_eq!(
+        client.stats().unknown_transactions,
+        before + 1,
+        "{}",
+        t.transport
+    );
     handle.detach().await.expect("detach");
     session.destroy().await.expect("destroy");
     assert_empty(&client).await;

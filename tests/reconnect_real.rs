@@ -49,7 +49,7 @@ async fn twenty_cuts(t: Target) {
         sessions.push(s);
     }
     let ids: Vec<_> = handles.iter().map(|h| (h.session().id(), h.id())).collect();
-    let mut session_events: Vec<_> = sessions.iter().map(|s| s.events().unwrap()).collect();
+    let mut session_events: Vec<_> = sessions.iter().map(|s| s.events()).collect();
 
     // A workload keeps every handle busy through the cuts.
     let stop = Arc::new(AtomicBool::new(false));
@@ -120,7 +120,7 @@ async fn twenty_cuts(t: Target) {
             );
         }
     }
-    let stats = client.stats().await.unwrap();
+    let stats = client.stats();
     if t.transport == "ws" {
         assert!(stats.reconnects >= 20, "{stats:?}");
     }
@@ -155,8 +155,8 @@ async fn long_outage(t: Target, recreate: bool) {
     let client = proxy.target(&t).connect_with(options).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
-    let mut hev = h.events().unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
     let (old_s, old_h) = (s.id(), h.id());
     // Longer than the reclaim window (10 s) and the session timeout (10 s), counted from
     // the last request (trap 4), plus Janus' 2 s watchdog tick.
@@ -230,7 +230,7 @@ async fn short_cut_is_reclaimed(t: Target) {
     let client = proxy.target(&t).connect().await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
+    let mut sev = s.events();
     let mut state = client.connection_state();
     proxy.refuse(true);
     proxy.cut();
@@ -333,7 +333,7 @@ async fn janus_restart(t: Target, name: &str, recreate: bool) {
     let client = t.connect_with(options).await;
     let s = client.create_session().await.unwrap();
     let h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events().unwrap();
+    let mut sev = s.events();
     janus_script("kill", name);
     tokio::time::sleep(Duration::from_millis(500)).await;
     janus_script("restart", name); // returns once Janus answers on every port

@@ -6,6 +6,7 @@
 //! `scripts/bench` starts a private Janus, builds this in release and runs it.
 
 mod library;
+mod memory;
 #[cfg(feature = "http")]
 mod minimal_http;
 mod minimal_ws;
@@ -35,6 +36,9 @@ usage: janus-bench [options]
   --profile-only library|minimal
                             run only this client (no ratios), e.g. under `perf record`
   --no-stress               skip the library's error-only stress runs
+  --idle-sessions N         sessions (each with an echotest handle) held open through the
+                            library over WebSocket to measure its heap per idle session,
+                            then dropped to measure what is left (default 10000; 0 = skip)
   --stress-ws-workers N     workers of the WebSocket stress run (default 256)
   --stress-http-workers N   workers of the HTTP stress run (default 64)
   --minimal-writer mutex|task
@@ -95,6 +99,7 @@ struct Args {
     stress: bool,
     stress_ws_workers: usize,
     stress_http_workers: usize,
+    idle_sessions: usize,
     writer: minimal_ws::WriterKind,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     http_poll: String,
@@ -135,6 +140,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         stress: true,
         stress_ws_workers: 256,
         stress_http_workers: 64,
+        idle_sessions: 10_000,
         writer: minimal_ws::WriterKind::Task,
         http_poll: "concurrent".into(),
         timeout: Duration::from_secs(10),
@@ -186,6 +192,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--no-stress" => a.stress = false,
             "--stress-ws-workers" => a.stress_ws_workers = count(&flag, &value()?)?,
             "--stress-http-workers" => a.stress_http_workers = count(&flag, &value()?)?,
+            "--idle-sessions" => {
+                let v = value()?;
+                a.idle_sessions = v
+                    .parse()
+                    .map_err(|_| format!("{flag}: {v:?} is not a count"))?;
+            }
             "--minimal-writer" => a.writer = value()?.parse()?,
             "--minimal-http-poll" => a.http_poll = value()?,
             "--timeout" => a.timeout = secs("--timeout", &value()?)?,
@@ -300,6 +312,8 @@ async fn bench(a: Args) -> Result<(), String> {
     };
     // ops/s of every measured run, per (transport, workers, client).
     let mut ops: HashMap<(Transport, usize, ClientKind), Vec<f64>> = HashMap::new();
+    // The bench process's CPU µs per lifecycle, likewise.
+    let mut cpu: HashMap<(Transport, usize, ClientKind), Vec<f64>> = HashMap::new();
     for round in 1..=a.rounds {
         for &t in &transports {
             for &w in &a.workers {
@@ -313,6 +327,10 @@ async fn bench(a: Args) -> Result<(), String> {
                     let r = ctx.run(t, k, w).await;
                     report(k, t, w, &r);
                     ops.entry((t, w, k)).or_default().push(r.ops_per_s());
+                    if let Some(c) = r.client_cpu.filter(|_| r.ops > 0) {
+                        let us = c.as_secs_f64() * 1e6 / r.ops as f64;
+                        cpu.entry((t, w, k)).or_default().push(us);
+                    }
                 }
             }
         }
@@ -336,9 +354,41 @@ async fn bench(a: Args) -> Result<(), String> {
         }
     }
 
+    let mut idle: Option<memory::Memory> = None;
+    if a.idle_sessions > 0 && a.only != Some(ClientKind::Minimal) {
+        if let Some(url) = a.ws_url.as_deref() {
+            eprintln!(
+                "janus-bench: memory: {} idle sessions with a handle each, library over WebSocket",
+                a.idle_sessions
+            );
+            match library::Library::connect(url).await {
+                Ok(c) => {
+                    match memory::measure(c.client(), a.idle_sessions).await {
+                        Ok(m) => {
+                            eprintln!(
+                                "janus-bench:   {:.0} bytes per idle session, {:.1} bytes per session left after dropping them all",
+                                m.bytes_per_session, m.leftover_per_session
+                            );
+                            idle = Some(m);
+                        }
+                        Err(e) => eprintln!("janus-bench:   memory: {e}"),
+                    }
+                    c.close().await;
+                }
+                Err(e) => eprintln!("janus-bench:   memory: {e}"),
+            }
+        }
+    }
+
     let mut summary: Vec<(String, Value)> = Vec::new();
     for t in [Transport::Ws, Transport::Http] {
         for &w in &a.workers {
+            for k in [ClientKind::Library, ClientKind::Minimal] {
+                let v = cpu
+                    .get(&(t, w, k))
+                    .map_or(Value::Null, |c| Value::from(round_to(median(c), 0)));
+                summary.push((format!("{}_w{w}_cpu_us_{}", t.name(), k.name()), v));
+            }
             let ratio = match (
                 ops.get(&(t, w, ClientKind::Library)),
                 ops.get(&(t, w, ClientKind::Minimal)),
@@ -353,6 +403,20 @@ async fn bench(a: Args) -> Result<(), String> {
     }
     for (key, errors) in stress_errors {
         summary.push((key, errors.map_or(Value::Null, Value::from)));
+    }
+    match &idle {
+        Some(m) => {
+            summary.push(("idle_sessions".into(), Value::from(m.sessions)));
+            summary.push((
+                "idle_session_bytes".into(),
+                Value::from(round_to(m.bytes_per_session, 0)),
+            ));
+            summary.push((
+                "idle_leftover_bytes".into(),
+                Value::from(round_to(m.leftover_per_session, 1)),
+            ));
+        }
+        None => summary.push(("idle_session_bytes".into(), Value::Null)),
     }
     eprintln!(
         "janus-bench: ratios = library's median ops/s over the {} round(s) / the minimal \

@@ -12,10 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::client::{Client, RawExpect, RawRequest};
+use crate::client::Client;
 use crate::error::{Error, ErrorKind};
 use crate::options::Secret;
 use crate::protocol::{plugin_error, HandleId, Incoming, ServerInfo, SessionId};
+use crate::request::{Expect, RawRequest};
 
 /// A client of the Janus Admin API.
 ///
@@ -182,15 +183,15 @@ impl AdminClient {
     /// ```no_run
     /// # use janus_core as janus_client;
     /// # async fn demo(admin: janus_client::admin::AdminClient) -> Result<(), janus_client::Error> {
-    /// use janus_client::{RawExpect, RawRequest};
+    /// use janus_client::{Expect, RawRequest};
     /// let reply = admin
-    ///     .raw(RawRequest::new("set_no_media_timer", RawExpect::Success).field("no_media_timer", 2))
+    ///     .raw(RawRequest::new("set_no_media_timer", Expect::Success).field("no_media_timer", 2))
     ///     .await?;
     /// assert_eq!(reply.body["no_media_timer"], 2);
     /// # Ok(()) }
     /// ```
     pub async fn raw(&self, mut req: RawRequest) -> Result<Incoming, Error> {
-        let open = req.janus.eq_ignore_ascii_case("info") || req.janus.eq_ignore_ascii_case("ping");
+        let open = !req.verb.needs_auth();
         if !open && !req.body.contains_key("admin_secret") {
             req.body.insert(
                 "admin_secret".into(),
@@ -210,14 +211,14 @@ impl AdminClient {
     /// `info`: the server's version, plugins and settings (no secret needed).
     pub async fn info(&self) -> Result<ServerInfo, Error> {
         let msg = self
-            .raw(RawRequest::new("info", RawExpect::ServerInfo))
+            .raw(RawRequest::new("info", Expect::ServerInfo))
             .await?;
         Ok(ServerInfo::from_incoming(msg))
     }
 
     /// `ping`: answered with `pong` (no secret needed).
     pub async fn ping(&self) -> Result<(), Error> {
-        self.raw(RawRequest::new("ping", RawExpect::Pong))
+        self.raw(RawRequest::new("ping", Expect::Pong))
             .await
             .map(drop)
     }
@@ -225,7 +226,7 @@ impl AdminClient {
     /// `get_status`: the server's current settings.
     pub async fn get_status(&self) -> Result<Status, Error> {
         let msg = self
-            .success(RawRequest::new("get_status", RawExpect::Success), &[])
+            .success(RawRequest::new("get_status", Expect::Success), &[])
             .await?;
         let raw = msg
             .body
@@ -240,7 +241,7 @@ impl AdminClient {
     /// `list_sessions`: the ids of every session on the server.
     pub async fn list_sessions(&self) -> Result<Vec<SessionId>, Error> {
         let msg = self
-            .success(RawRequest::new("list_sessions", RawExpect::Success), &[])
+            .success(RawRequest::new("list_sessions", Expect::Success), &[])
             .await?;
         take(msg, "list_sessions", "sessions")
     }
@@ -250,7 +251,7 @@ impl AdminClient {
     pub async fn list_handles(&self, session: SessionId) -> Result<Vec<HandleId>, Error> {
         let msg = self
             .success(
-                RawRequest::new("list_handles", RawExpect::Success).session(session),
+                RawRequest::new("list_handles", Expect::Success).session(session),
                 &[],
             )
             .await?;
@@ -266,7 +267,7 @@ impl AdminClient {
         handle: HandleId,
         plugin_only: bool,
     ) -> Result<Value, Error> {
-        let mut req = RawRequest::new("handle_info", RawExpect::Success)
+        let mut req = RawRequest::new("handle_info", Expect::Success)
             .session(session)
             .handle(handle);
         if plugin_only {
@@ -279,7 +280,7 @@ impl AdminClient {
     /// `destroy_session`: destroys a session and its handles, whoever owns it.
     pub async fn destroy_session(&self, session: SessionId) -> Result<(), Error> {
         self.success(
-            RawRequest::new("destroy_session", RawExpect::Success).session(session),
+            RawRequest::new("destroy_session", Expect::Success).session(session),
             &[],
         )
         .await
@@ -289,7 +290,7 @@ impl AdminClient {
     /// `detach_handle`: detaches a handle, whoever owns it.
     pub async fn detach_handle(&self, session: SessionId, handle: HandleId) -> Result<(), Error> {
         self.success(
-            RawRequest::new("detach_handle", RawExpect::Success)
+            RawRequest::new("detach_handle", Expect::Success)
                 .session(session)
                 .handle(handle),
             &[],
@@ -301,7 +302,7 @@ impl AdminClient {
     /// `hangup_webrtc`: closes a handle's PeerConnection; the handle stays attached.
     pub async fn hangup_webrtc(&self, session: SessionId, handle: HandleId) -> Result<(), Error> {
         self.success(
-            RawRequest::new("hangup_webrtc", RawExpect::Success)
+            RawRequest::new("hangup_webrtc", Expect::Success)
                 .session(session)
                 .handle(handle),
             &[],
@@ -315,8 +316,7 @@ impl AdminClient {
     pub async fn set_session_timeout(&self, seconds: u64) -> Result<u64, Error> {
         let msg = self
             .success(
-                RawRequest::new("set_session_timeout", RawExpect::Success)
-                    .field("timeout", seconds),
+                RawRequest::new("set_session_timeout", Expect::Success).field("timeout", seconds),
                 &[],
             )
             .await?;
@@ -329,7 +329,7 @@ impl AdminClient {
     pub async fn set_log_level(&self, level: u8) -> Result<u8, Error> {
         let msg = self
             .success(
-                RawRequest::new("set_log_level", RawExpect::Success).field("level", level),
+                RawRequest::new("set_log_level", Expect::Success).field("level", level),
                 &[],
             )
             .await?;
@@ -340,7 +340,7 @@ impl AdminClient {
     /// to `true`. Existing sessions are not affected.
     pub async fn accept_new_sessions(&self, accept: bool) -> Result<(), Error> {
         self.success(
-            RawRequest::new("accept_new_sessions", RawExpect::Success).field("accept", accept),
+            RawRequest::new("accept_new_sessions", Expect::Success).field("accept", accept),
             &[],
         )
         .await
@@ -359,7 +359,7 @@ impl AdminClient {
     ) -> Result<Value, Error> {
         let msg = self
             .success(
-                RawRequest::new("message_plugin", RawExpect::Success)
+                RawRequest::new("message_plugin", Expect::Success)
                     .field("plugin", plugin)
                     .field("request", request.into()),
                 &[],
@@ -381,7 +381,7 @@ impl AdminClient {
     ) -> Result<Value, Error> {
         let msg = self
             .success(
-                RawRequest::new("query_transport", RawExpect::Success)
+                RawRequest::new("query_transport", Expect::Success)
                     .field("transport", transport)
                     .field("request", request.into()),
                 &[],
@@ -402,8 +402,7 @@ impl AdminClient {
         plugins: Option<Vec<String>>,
     ) -> Result<Vec<String>, Error> {
         let token = token.into();
-        let mut req =
-            RawRequest::new("add_token", RawExpect::Success).field("token", token.expose());
+        let mut req = RawRequest::new("add_token", Expect::Success).field("token", token.expose());
         if let Some(plugins) = plugins {
             req = req.field("plugins", plugins);
         }
@@ -420,7 +419,7 @@ impl AdminClient {
             allowed_plugins: Vec<String>,
         }
         let msg = self
-            .success(RawRequest::new("list_tokens", RawExpect::Success), &[])
+            .success(RawRequest::new("list_tokens", Expect::Success), &[])
             .await?;
         let tokens = msg
             .body
@@ -466,7 +465,7 @@ impl AdminClient {
         token: Secret,
         plugins: Vec<String>,
     ) -> Result<Vec<String>, Error> {
-        let req = RawRequest::new(janus, RawExpect::Success)
+        let req = RawRequest::new(janus, Expect::Success)
             .field("token", token.expose())
             .field("plugins", plugins);
         let msg = self.success(req, &[token.expose()]).await?;
@@ -478,7 +477,7 @@ impl AdminClient {
     pub async fn remove_token(&self, token: impl Into<Secret>) -> Result<(), Error> {
         let token = token.into();
         self.success(
-            RawRequest::new("remove_token", RawExpect::Success).field("token", token.expose()),
+            RawRequest::new("remove_token", Expect::Success).field("token", token.expose()),
             &[token.expose()],
         )
         .await
@@ -495,7 +494,7 @@ impl AdminClient {
         handle: HandleId,
         pcap: Pcap,
     ) -> Result<(), Error> {
-        let mut req = RawRequest::new("start_pcap", RawExpect::Success)
+        let mut req = RawRequest::new("start_pcap", Expect::Success)
             .session(session)
             .handle(handle);
         if let Some(folder) = pcap.folder {
@@ -513,7 +512,7 @@ impl AdminClient {
     /// `stop_pcap`: stops a handle's capture (490 "Capture not started" when none runs).
     pub async fn stop_pcap(&self, session: SessionId, handle: HandleId) -> Result<(), Error> {
         self.success(
-            RawRequest::new("stop_pcap", RawExpect::Success)
+            RawRequest::new("stop_pcap", Expect::Success)
                 .session(session)
                 .handle(handle),
             &[],
@@ -609,7 +608,7 @@ fn scrub(err: Error, secrets: &[&str]) -> Error {
             limit,
             reason: mask(&reason),
         },
-        other @ (ErrorKind::Timeout { .. } | ErrorKind::Closed) => other,
+        other @ ErrorKind::Timeout { .. } => other,
     };
     Error::new(kind)
 }

@@ -2,33 +2,64 @@
 //! connection task.
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::connection::{Command, ConnectionState, Driver, Release, Request, Wire};
+use crate::connection::{Command, Driver, Parts, Release};
+use crate::decode::Incoming;
+use crate::encode::{Encoder, NoFields};
 use crate::error::{Error, ErrorKind};
-use crate::events::{channel, HandleEvents, SessionEvents};
+use crate::events::{channel, EventSource, HandleEvents, SessionEvents};
+use crate::link::ConnectionState;
 use crate::options::{ClientOptions, Secret};
-use crate::protocol::{
-    Candidate, HandleId, Incoming, Jsep, PluginResponse, ServerInfo, SessionId, Trickle,
-};
-use crate::state::{Expect, HandleShared, Pending, Purpose, SessionShared, Stats};
-use crate::transport::Connector;
+use crate::protocol::{Candidate, HandleId, Jsep, PluginResponse, ServerInfo, SessionId, Trickle};
+use crate::request::{Opens, RawRequest, Request, Verb};
+use crate::shared::{HandleShared, SessionShared};
+use crate::stats::{Stats, StatsCell};
+use crate::transport::{Connector, Credentials};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 struct ClientInner {
     commands: mpsc::Sender<Command>,
     releases: mpsc::UnboundedSender<Release>,
-    wire: Arc<Wire>,
+    encoder: Arc<Encoder>,
     options: ClientOptions,
     state: watch::Receiver<ConnectionState>,
+    stats: Arc<StatsCell>,
+}
+
+/// One request as a caller hands it over: the connection task builds the rest.
+struct Call<'a, B> {
+    verb: Verb,
+    session: Option<SessionId>,
+    handle: Option<HandleId>,
+    /// Overrides the client's token (an attach with its own).
+    token: Option<&'a Secret>,
+    body: &'a B,
+    timeout: Option<Duration>,
+    opens: Option<Opens>,
+}
+
+impl<'a, B> Call<'a, B> {
+    fn new(verb: Verb, body: &'a B) -> Self {
+        Call {
+            verb,
+            session: None,
+            handle: None,
+            token: None,
+            body,
+            timeout: None,
+            opens: None,
+        }
+    }
 }
 
 /// A connection to one Janus server. Cheap to clone; every clone drives the same connection.
@@ -65,8 +96,10 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Opens a connection through `connector` and starts its connection task.
     ///
-    /// With `options.probe_server` (the default) it asks the server for `info` and lowers
-    /// the keepalive interval to a third of the server's session timeout when that is shorter.
+    /// With `options.probe_server` (the default) it asks the server for `info` (failing
+    /// when the server does not answer it) and lowers the keepalive interval to a third of
+    /// the server's session timeout when that is shorter; the connection task asks again
+    /// after every reconnect.
     pub async fn connect(
         connector: Arc<dyn Connector>,
         options: ClientOptions,
@@ -79,16 +112,21 @@ impl Client {
         let (tx, rx) = mpsc::channel(options.command_buffer.max(1));
         let (release_tx, release_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connected);
-        let wire = Arc::new(Wire::new(&options));
-        let driver = Driver::new(
+        let encoder = Arc::new(Encoder::new(Credentials {
+            api_secret: options.api_secret.clone(),
+            token: options.token.clone(),
+        }));
+        let stats = Arc::new(StatsCell::default());
+        let driver = Driver::new(Parts {
             connector,
             transport,
-            rx,
-            release_rx,
-            wire.clone(),
-            options.clone(),
-            state_tx,
-        );
+            commands: rx,
+            releases: release_rx,
+            encoder: encoder.clone(),
+            options: options.clone(),
+            conn_state: state_tx,
+            stats: stats.clone(),
+        });
         tokio::spawn(
             driver
                 .run()
@@ -98,27 +136,15 @@ impl Client {
             inner: Arc::new(ClientInner {
                 commands: tx,
                 releases: release_tx,
-                wire,
+                encoder,
                 options,
                 state: state_rx,
+                stats,
             }),
         };
         if client.inner.options.probe_server {
-            let info = client.info().await?;
-            if let Some(t) = info.session_timeout.filter(|t| *t > 0) {
-                let third = Duration::from_secs(t).div_f64(3.0);
-                if third < client.inner.options.keepalive_interval {
-                    tracing::debug!(
-                        ?third,
-                        "keepalive lowered to a third of the server's session timeout"
-                    );
-                    let _ = client
-                        .inner
-                        .commands
-                        .send(Command::SetKeepalive(third.max(Duration::from_millis(500))))
-                        .await;
-                }
-            }
+            // The connection task reads the session timeout from the answer.
+            client.info().await?;
         }
         Ok(client)
     }
@@ -135,11 +161,18 @@ impl Client {
         self.inner.state.clone()
     }
 
-    /// Counts of pending transactions, sessions, handles, dropped and malformed messages.
-    pub async fn stats(&self) -> Result<Stats, Error> {
-        let (tx, rx) = oneshot::channel();
-        self.send_command(Command::Stats(tx)).await?;
-        rx.await.map_err(|_| self.closed_error())
+    /// Counts of pending transactions, sessions, handles, dropped and malformed messages,
+    /// as the connection task last published them (after each batch of work it does).
+    ///
+    /// ```no_run
+    /// # use janus_core as janus_client;
+    /// # fn demo(client: janus_client::Client) {
+    /// let stats = client.stats();
+    /// println!("{} sessions, {} handles", stats.sessions, stats.handles);
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.read()
     }
 
     /// Closes the connection. Sessions are not destroyed on the server (with a reclaim window
@@ -159,35 +192,13 @@ impl Client {
 
     /// `info`: the server's version, plugins and settings.
     pub async fn info(&self) -> Result<ServerInfo, Error> {
-        let msg = self
-            .request(
-                "info",
-                None,
-                None,
-                None,
-                &Empty,
-                Expect::ServerInfo,
-                Purpose::Plain,
-                None,
-            )
-            .await?;
+        let msg = self.call(Call::new(Verb::Info, &NoFields)).await?;
         Ok(ServerInfo::from_incoming(msg))
     }
 
     /// `ping`: answered with `pong`.
     pub async fn ping(&self) -> Result<(), Error> {
-        self.request(
-            "ping",
-            None,
-            None,
-            None,
-            &Empty,
-            Expect::Pong,
-            Purpose::Plain,
-            None,
-        )
-        .await
-        .map(drop)
+        self.call(Call::new(Verb::Ping, &NoFields)).await.map(drop)
     }
 
     /// Creates a session. Its keepalive runs by itself until it is destroyed or dropped.
@@ -202,107 +213,94 @@ impl Client {
 
     async fn create_session_with(&self, id: Option<SessionId>) -> Result<Session, Error> {
         let shared = SessionShared::new(0);
-        let (events_tx, events_rx) = channel(self.inner.options.event_buffer);
+        let (events_tx, events) = channel(self.inner.options.event_buffer);
         let mut body = Map::new();
         if let Some(id) = id {
             body.insert("id".into(), Value::from(id.0));
         }
-        self.request(
-            "create",
-            None,
-            None,
-            None,
-            &body,
-            Expect::Success,
-            Purpose::Create {
+        let span = tracing::info_span!("session", id = tracing::field::Empty);
+        let call = Call {
+            opens: Some(Opens::Session {
                 shared: shared.clone(),
                 events: events_tx,
-            },
-            None,
-        )
-        .await?;
+            }),
+            ..Call::new(Verb::Create, &body)
+        };
+        self.call(call).instrument(span.clone()).await?;
+        span.record("id", shared.id().0);
         Ok(Session {
             client: self.clone(),
             owner: Arc::new(SessionOwner {
                 shared,
                 releases: self.inner.releases.clone(),
-                events: Mutex::new(Some(events_rx)),
+                events,
+                span,
             }),
             timeout: None,
         })
     }
 
     /// Sends any request and returns Janus' complete answer (`success`, `ack`, `server_info`
-    /// or `pong`, as `expect` says). For requests this crate has no method for, and for the
+    /// or `pong`, as its verb says). For requests this crate has no method for, and for the
     /// Admin API.
+    ///
+    /// ```no_run
+    /// # use janus_core as janus_client;
+    /// # async fn demo(client: janus_client::Client) -> Result<(), janus_client::Error> {
+    /// use janus_client::{Expect, RawRequest};
+    /// let answer = client.raw_request(RawRequest::new("ping", Expect::Pong)).await?;
+    /// assert_eq!(answer.janus, "pong");
+    /// # Ok(()) }
+    /// ```
     pub async fn raw_request(&self, req: RawRequest) -> Result<Incoming, Error> {
-        let expect = match req.expect {
-            RawExpect::Success => Expect::Success,
-            RawExpect::Ack => Expect::Ack,
-            RawExpect::ServerInfo => Expect::ServerInfo,
-            RawExpect::Pong => Expect::Pong,
-            RawExpect::PluginMessage => Expect::PluginMessage,
-        };
-        self.request(
-            req.janus,
-            req.session,
-            req.handle,
-            None,
-            &req.body,
-            expect,
-            Purpose::Plain,
-            req.timeout,
-        )
+        self.call(Call {
+            session: req.session,
+            handle: req.handle,
+            timeout: req.timeout,
+            ..Call::new(req.verb, &req.body)
+        })
         .await
     }
 
     fn closed_error(&self) -> Error {
         match &*self.inner.state.borrow() {
             ConnectionState::Closed { reason } => Error::transport_closed(reason.clone(), false),
-            _ => Error::new(ErrorKind::Closed),
+            _ => Error::transport_closed("the client has shut down", false),
         }
     }
 
-    async fn send_command(&self, cmd: Command) -> Result<(), Error> {
-        self.inner
-            .commands
-            .send(cmd)
-            .await
-            .map_err(|_| self.closed_error())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn request<B: Serialize>(
-        &self,
-        janus: &'static str,
-        session: Option<SessionId>,
-        handle: Option<HandleId>,
-        token: Option<&Secret>,
-        body: &B,
-        expect: Expect,
-        purpose: Purpose,
-        timeout: Option<Duration>,
-    ) -> Result<Incoming, Error> {
-        let timeout = timeout.unwrap_or(self.inner.options.request_timeout);
+    /// Encodes one request, hands it to the connection task and waits for its answer.
+    async fn call<B: Serialize>(&self, call: Call<'_, B>) -> Result<Incoming, Error> {
+        let timeout = call.timeout.unwrap_or(self.inner.options.request_timeout);
         // A per-call timeout is not checked with the options: refuse one too large to add.
         let deadline = Instant::now().checked_add(timeout).ok_or_else(|| {
             Error::config(format!("a request timeout of {timeout:?} is too large"))
         })?;
-        let (txn, mut msg) = self.inner.wire.build(janus, session, handle, token, body)?;
-        msg.deadline = Some(deadline);
+        let (txn, json) = self.inner.encoder.encode(
+            call.verb,
+            call.session,
+            call.handle,
+            call.token,
+            call.body,
+        )?;
         let (tx, rx) = oneshot::channel();
-        let pending = Pending {
-            janus,
-            expect,
-            purpose,
-            reply: Some(tx),
+        let request = Request {
+            verb: call.verb,
+            session: call.session,
+            handle: call.handle,
+            txn,
+            json,
             deadline,
             timeout,
-            acked: false,
+            reply: Some(tx),
+            opens: call.opens,
         };
         let work = async {
-            self.send_command(Command::Request(Request { txn, msg, pending }))
-                .await?;
+            self.inner
+                .commands
+                .send(Command::Request(request))
+                .await
+                .map_err(|_| self.closed_error())?;
             rx.await.map_err(|_| self.closed_error())?
         };
         match tokio::time::timeout_at(deadline, work).await {
@@ -313,92 +311,11 @@ impl Client {
     }
 }
 
-#[derive(Serialize)]
-struct Empty;
-
-/// What completes a [`RawRequest`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RawExpect {
-    /// `success`.
-    Success,
-    /// `ack`.
-    Ack,
-    /// `server_info`.
-    ServerInfo,
-    /// `pong`.
-    Pong,
-    /// `success`, or `ack` then `event`.
-    PluginMessage,
-}
-
-/// A request built by hand: the `janus` kind, where it goes, and its other fields.
-///
-/// ```
-/// # use janus_core as janus_client;
-/// use janus_client::{RawRequest, RawExpect, SessionId};
-/// let req = RawRequest::new("list_sessions", RawExpect::Success)
-///     .field("admin_secret", "janusoverlord");
-/// assert_eq!(req.body["admin_secret"], "janusoverlord");
-/// ```
-#[derive(Debug, Clone)]
-pub struct RawRequest {
-    /// The request kind.
-    pub janus: &'static str,
-    /// The session it addresses.
-    pub session: Option<SessionId>,
-    /// The handle it addresses.
-    pub handle: Option<HandleId>,
-    /// Other top-level fields.
-    pub body: Map<String, Value>,
-    /// What completes it.
-    pub expect: RawExpect,
-    /// Its own timeout instead of the client's.
-    pub timeout: Option<Duration>,
-}
-
-impl RawRequest {
-    /// A request with no fields yet.
-    pub fn new(janus: &'static str, expect: RawExpect) -> Self {
-        RawRequest {
-            janus,
-            session: None,
-            handle: None,
-            body: Map::new(),
-            expect,
-            timeout: None,
-        }
-    }
-
-    /// Adds a top-level field.
-    pub fn field(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.body.insert(key.to_string(), value.into());
-        self
-    }
-
-    /// Addresses a session.
-    pub fn session(mut self, id: SessionId) -> Self {
-        self.session = Some(id);
-        self
-    }
-
-    /// Addresses a handle.
-    pub fn handle(mut self, id: HandleId) -> Self {
-        self.handle = Some(id);
-        self
-    }
-
-    /// Sets this request's timeout.
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = Some(t);
-        self
-    }
-}
-
 struct SessionOwner {
     shared: Arc<SessionShared>,
     releases: mpsc::UnboundedSender<Release>,
-    events: Mutex<Option<SessionEvents>>,
+    events: EventSource<crate::protocol::SessionEvent>,
+    span: tracing::Span,
 }
 
 impl Drop for SessionOwner {
@@ -412,6 +329,8 @@ impl Drop for SessionOwner {
 
 /// A Janus session. Clones share it; when the last clone (and every handle of it) is
 /// dropped, the session is destroyed on the server.
+///
+/// Its requests run in a tracing span `session` with its `id`.
 #[derive(Clone)]
 pub struct Session {
     client: Client,
@@ -436,6 +355,11 @@ impl Session {
         &self.client
     }
 
+    /// The tracing span of this session's requests.
+    pub fn span(&self) -> &tracing::Span {
+        &self.owner.span
+    }
+
     /// The same session, with `timeout` for every request made through this value.
     pub fn with_timeout(&self, timeout: Duration) -> Session {
         Session {
@@ -444,9 +368,23 @@ impl Session {
         }
     }
 
-    /// Session-level events (`timeout`, reclaim, re-creation); the stream can be taken once.
-    pub fn events(&self) -> Option<SessionEvents> {
-        self.owner.events.lock().ok()?.take()
+    /// Session-level events (`timeout`, reclaim, re-creation) from now on.
+    ///
+    /// Events are kept only while a stream is subscribed: a session nobody listens to costs
+    /// nothing. One stream at a time: calling this again ends the earlier stream. A stream
+    /// taken after the session closed yields its `Closed` event at once.
+    ///
+    /// ```no_run
+    /// # use janus_core as janus_client;
+    /// # async fn demo(session: janus_client::Session) {
+    /// let mut events = session.events();
+    /// while let Some(ev) = events.recv().await {
+    ///     println!("{ev:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> SessionEvents {
+        self.owner.events.subscribe()
     }
 
     /// Why the session is gone, if it is.
@@ -461,6 +399,17 @@ impl Session {
             })),
             None => Ok(self.id()),
         }
+    }
+
+    async fn call<B: Serialize>(&self, call: Call<'_, B>) -> Result<Incoming, Error> {
+        let call = Call {
+            timeout: call.timeout.or(self.timeout),
+            ..call
+        };
+        self.client
+            .call(call)
+            .instrument(self.owner.span.clone())
+            .await
     }
 
     /// Attaches a plugin handle. Add `.opaque_id(..)`, `.token(..)` or `.timeout(..)` before
@@ -478,37 +427,23 @@ impl Session {
     /// Sends a `keepalive` now (they are sent by themselves; this is for tests and tools).
     pub async fn keepalive(&self) -> Result<(), Error> {
         let id = self.check()?;
-        self.client
-            .request(
-                "keepalive",
-                Some(id),
-                None,
-                None,
-                &Empty,
-                Expect::Ack,
-                Purpose::Plain,
-                self.timeout,
-            )
-            .await
-            .map(drop)
+        self.call(Call {
+            session: Some(id),
+            ..Call::new(Verb::Keepalive, &NoFields)
+        })
+        .await
+        .map(drop)
     }
 
     /// Destroys the session and every handle of it.
     pub async fn destroy(&self) -> Result<(), Error> {
         let id = self.check()?;
-        self.client
-            .request(
-                "destroy",
-                Some(id),
-                None,
-                None,
-                &Empty,
-                Expect::Success,
-                Purpose::Destroy { session: id },
-                self.timeout,
-            )
-            .await
-            .map(drop)
+        self.call(Call {
+            session: Some(id),
+            ..Call::new(Verb::Destroy, &NoFields)
+        })
+        .await
+        .map(drop)
     }
 }
 
@@ -545,42 +480,48 @@ impl<'a> AttachRequest<'a> {
         let session = self.session;
         let sid = session.check()?;
         let shared = HandleShared::new(0);
-        let (events_tx, events_rx) = channel(session.client.inner.options.event_buffer);
+        let (events_tx, events) = channel(session.client.inner.options.event_buffer);
         #[derive(Serialize)]
         struct Body<'b> {
             plugin: &'b str,
             #[serde(skip_serializing_if = "Option::is_none")]
             opaque_id: Option<&'b str>,
         }
+        let span = tracing::info_span!(
+            parent: &session.owner.span,
+            "handle",
+            plugin = %self.plugin,
+            id = tracing::field::Empty
+        );
+        let body = Body {
+            plugin: &self.plugin,
+            opaque_id: self.opaque_id.as_deref(),
+        };
         session
             .client
-            .request(
-                "attach",
-                Some(sid),
-                None,
-                self.token.as_ref(),
-                &Body {
-                    plugin: &self.plugin,
-                    opaque_id: self.opaque_id.as_deref(),
-                },
-                Expect::Success,
-                Purpose::Attach {
-                    session: sid,
+            .call(Call {
+                session: Some(sid),
+                token: self.token.as_ref(),
+                timeout: self.timeout,
+                opens: Some(Opens::Handle {
                     plugin: self.plugin.clone(),
                     opaque_id: self.opaque_id.clone(),
                     shared: shared.clone(),
                     events: events_tx,
-                },
-                self.timeout,
-            )
+                }),
+                ..Call::new(Verb::Attach, &body)
+            })
+            .instrument(span.clone())
             .await?;
+        span.record("id", shared.id().0);
         Ok(Handle {
             session: session.clone(),
             owner: Arc::new(HandleOwner {
                 shared,
                 plugin: self.plugin,
                 releases: session.client.inner.releases.clone(),
-                events: Mutex::new(Some(events_rx)),
+                events,
+                span,
             }),
             timeout: self.timeout,
         })
@@ -599,7 +540,8 @@ struct HandleOwner {
     shared: Arc<HandleShared>,
     plugin: String,
     releases: mpsc::UnboundedSender<Release>,
-    events: Mutex<Option<HandleEvents>>,
+    events: EventSource<crate::protocol::HandleEvent>,
+    span: tracing::Span,
 }
 
 impl Drop for HandleOwner {
@@ -612,6 +554,9 @@ impl Drop for HandleOwner {
 
 /// A plugin handle. Clones share it; when the last clone is dropped the handle is detached.
 /// A handle keeps its session alive.
+///
+/// Its requests run in a tracing span `handle` (with `plugin` and `id`) inside its
+/// session's span.
 #[derive(Clone)]
 pub struct Handle {
     session: Session,
@@ -645,6 +590,11 @@ impl Handle {
         &self.session
     }
 
+    /// The tracing span of this handle's requests.
+    pub fn span(&self) -> &tracing::Span {
+        &self.owner.span
+    }
+
     /// The same handle, with `timeout` for every request made through this value.
     pub fn with_timeout(&self, timeout: Duration) -> Handle {
         Handle {
@@ -653,12 +603,31 @@ impl Handle {
         }
     }
 
-    /// This handle's events; the stream can be taken once (later calls return `None`).
+    /// This handle's events from now on.
     ///
-    /// A plugin event that answers a [`message`](Handle::message) goes to that call, not
-    /// here. The stream ends with `HandleEvent::Closed(reason)`.
-    pub fn events(&self) -> Option<HandleEvents> {
-        self.owner.events.lock().ok()?.take()
+    /// Events are kept only while a stream is subscribed: a handle nobody listens to costs
+    /// nothing, and its events are not counted as dropped. Subscribe before sending the
+    /// request whose events you want. One stream at a time: calling this again ends the
+    /// earlier stream (it yields `None`). A plugin event that answers a
+    /// [`message`](Handle::message) goes to that call, not here. The stream ends with
+    /// `HandleEvent::Closed(reason)`; taken after the handle closed, it yields that at once.
+    ///
+    /// ```no_run
+    /// # use janus_core as janus_client;
+    /// # async fn demo(handle: janus_client::Handle) {
+    /// use janus_client::HandleEvent;
+    /// let mut events = handle.events();
+    /// while let Some(ev) = events.recv().await {
+    ///     match ev {
+    ///         HandleEvent::WebrtcUp => println!("media is up"),
+    ///         HandleEvent::Closed(reason) => println!("gone: {reason}"),
+    ///         other => println!("{other:?}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> HandleEvents {
+        self.owner.events.subscribe()
     }
 
     /// Why the handle is gone, if it is.
@@ -676,15 +645,34 @@ impl Handle {
         }
     }
 
+    async fn call<B: Serialize>(
+        &self,
+        verb: Verb,
+        body: &B,
+        timeout: Option<Duration>,
+    ) -> Result<Incoming, Error> {
+        let (sid, hid) = self.check()?;
+        self.session
+            .client
+            .call(Call {
+                session: Some(sid),
+                handle: Some(hid),
+                timeout: timeout.or(self.timeout),
+                ..Call::new(verb, body)
+            })
+            .instrument(self.owner.span.clone())
+            .await
+    }
+
     /// Sends a plugin `message` with `body`; add `.jsep(..)` or `.timeout(..)` before awaiting.
     ///
     /// Resolves to the plugin's answer whether the plugin answered at once (`success`) or
     /// later (`ack` then `event`, in either order). `error_code`/`error` in the plugin's data
-    /// becomes [`ErrorKind::Plugin`].
+    /// becomes [`ErrorKind::Plugin`]. The body is serialized once, here.
     pub fn message(&self, body: impl Serialize) -> MessageRequest<'_> {
         MessageRequest {
             handle: self,
-            body: serde_json::to_value(body)
+            body: serde_json::value::to_raw_value(&body)
                 .map_err(|e| Error::protocol(format!("cannot serialize body: {e}"))),
             jsep: None,
             timeout: self.timeout,
@@ -693,33 +681,25 @@ impl Handle {
 
     /// Sends trickle candidates (`Trickle::Candidate`, `Candidates` or `Completed`).
     pub async fn trickle(&self, trickle: Trickle) -> Result<(), Error> {
-        let (sid, hid) = self.check()?;
-        let mut body = Map::new();
-        match trickle {
-            Trickle::Candidate(c) => {
-                body.insert("candidate".into(), to_value(&c)?);
-            }
-            Trickle::Candidates(cs) => {
-                body.insert("candidates".into(), to_value(&cs)?);
-            }
-            Trickle::Completed => {
-                body.insert("candidate".into(), serde_json::json!({"completed": true}));
-            }
+        #[derive(Serialize)]
+        #[serde(untagged)]
+        enum Body<'b> {
+            One { candidate: &'b Candidate },
+            Many { candidates: &'b [Candidate] },
+            Done { candidate: Completed },
         }
-        self.session
-            .client
-            .request(
-                "trickle",
-                Some(sid),
-                Some(hid),
-                None,
-                &body,
-                Expect::Ack,
-                Purpose::Plain,
-                self.timeout,
-            )
-            .await
-            .map(drop)
+        #[derive(Serialize)]
+        struct Completed {
+            completed: bool,
+        }
+        let body = match &trickle {
+            Trickle::Candidate(c) => Body::One { candidate: c },
+            Trickle::Candidates(cs) => Body::Many { candidates: cs },
+            Trickle::Completed => Body::Done {
+                candidate: Completed { completed: true },
+            },
+        };
+        self.call(Verb::Trickle, &body, None).await.map(drop)
     }
 
     /// Sends one candidate.
@@ -729,52 +709,20 @@ impl Handle {
 
     /// Closes the PeerConnection (`hangup`); the handle stays attached.
     pub async fn hangup(&self) -> Result<(), Error> {
-        let (sid, hid) = self.check()?;
-        self.session
-            .client
-            .request(
-                "hangup",
-                Some(sid),
-                Some(hid),
-                None,
-                &Empty,
-                Expect::Success,
-                Purpose::Plain,
-                self.timeout,
-            )
-            .await
-            .map(drop)
+        self.call(Verb::Hangup, &NoFields, None).await.map(drop)
     }
 
     /// Detaches the handle; its event stream ends with `Closed(Detached)`.
     pub async fn detach(&self) -> Result<(), Error> {
-        let (sid, hid) = self.check()?;
-        self.session
-            .client
-            .request(
-                "detach",
-                Some(sid),
-                Some(hid),
-                None,
-                &Empty,
-                Expect::Success,
-                Purpose::Detach { handle: hid },
-                self.timeout,
-            )
-            .await
-            .map(drop)
+        self.call(Verb::Detach, &NoFields, None).await.map(drop)
     }
-}
-
-fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
-    serde_json::to_value(v).map_err(|e| Error::protocol(format!("cannot serialize: {e}")))
 }
 
 /// A plugin `message` being prepared; await it to send.
 #[must_use = "a message does nothing until awaited"]
 pub struct MessageRequest<'a> {
     handle: &'a Handle,
-    body: Result<Value, Error>,
+    body: Result<Box<RawValue>, Error>,
     jsep: Option<Jsep>,
     timeout: Option<Duration>,
 }
@@ -793,29 +741,21 @@ impl<'a> MessageRequest<'a> {
     }
 
     async fn send(self) -> Result<PluginResponse, Error> {
-        let (sid, hid) = self.handle.check()?;
         #[derive(Serialize)]
         struct Body<'b> {
-            body: &'b Value,
+            body: &'b RawValue,
             #[serde(skip_serializing_if = "Option::is_none")]
             jsep: Option<&'b Jsep>,
         }
         let body = self.body?;
         let msg = self
             .handle
-            .session
-            .client
-            .request(
-                "message",
-                Some(sid),
-                Some(hid),
-                None,
+            .call(
+                Verb::Message,
                 &Body {
                     body: &body,
                     jsep: self.jsep.as_ref(),
                 },
-                Expect::PluginMessage,
-                Purpose::Plain,
                 self.timeout,
             )
             .await?;

@@ -1,151 +1,40 @@
-//! The connection task: the one owner of the transport, the transaction table, the routes,
-//! the keepalive schedule and the reconnect loop.
+//! The connection task: the one owner of the link, the protocol state and the queue of
+//! requests waiting for a usable link. It turns commands and link events into calls on
+//! [`State`] (no I/O) and [`Link`] (reconnect and keepalive policy), and does the I/O.
 //!
-//! Application values (`Client`, `Session`, `Handle`) send it commands over a bounded
-//! channel and get answers on a `oneshot`. No lock is held across an await anywhere: the
-//! state lives in this task alone. (A shared `DashMap` read by a separate reader task was
-//! considered; with one task doing both reading and routing, a reply costs one wake-up of
-//! the caller and nothing else, which the benchmark shows is enough.)
+//! Application values (`Client`, `Session`, `Handle`) send it requests over a bounded
+//! channel and get answers on a `oneshot`; drops travel on their own channel. No lock is
+//! held across an await anywhere: the state lives in this task alone.
 
-use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::error::Error;
-use crate::options::{ClientOptions, Secret};
+use crate::encode::{Encoder, NoFields};
+use crate::error::{Error, ErrorKind};
+use crate::link::{AfterFailure, ConnectionState, Keepalive, Link, LinkEvent};
+use crate::options::ClientOptions;
 use crate::protocol::{decode_frame, CloseReason, HandleId, SessionId};
-use crate::state::{Effect, Expect, HandleShared, Pending, Purpose, SessionShared, State, Stats};
+use crate::registry::Notice;
+use crate::request::{Opens, Request, Verb};
+use crate::shared::{HandleShared, SessionShared};
+use crate::state::{Effect, State};
+use crate::stats::StatsCell;
+use crate::transactions::{Pending, Purpose};
 use crate::transport::{Connector, OutgoingMessage, Transport, TransportEvent};
-
-/// The state of the connection under a client, as a [`watch`] value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionState {
-    /// Connected, nothing special happened.
-    Connected,
-    /// The connection dropped, or the server stopped answering (a stalled network; over
-    /// HTTP, a request or poll that broke); requests wait (up to their timeout) for the
-    /// reconnect or for the server to answer again.
-    Disconnected {
-        /// Why it dropped.
-        reason: String,
-    },
-    /// Trying to reconnect.
-    Reconnecting {
-        /// Attempt number, from 1.
-        attempt: u32,
-    },
-    /// Reconnected and every session claimed (or reported lost); or, after a `Disconnected`
-    /// that did not need a new connection (HTTP), the server answers again.
-    Reconnected,
-    /// Closed for good: no reconnect (disabled, gave up, or unauthorized), or the client shut down.
-    Closed {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// Builds requests: transaction ids and the credentials every request carries.
-pub(crate) struct Wire {
-    next: AtomicU64,
-    api_secret: Option<Secret>,
-    token: Option<Secret>,
-}
-
-#[derive(Serialize)]
-struct Envelope<'a, B: Serialize> {
-    janus: &'a str,
-    transaction: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    session_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    handle_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    apisecret: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<&'a str>,
-    #[serde(flatten)]
-    body: B,
-}
-
-impl Wire {
-    pub(crate) fn new(options: &ClientOptions) -> Self {
-        Wire {
-            next: AtomicU64::new(1),
-            api_secret: options.api_secret.clone(),
-            token: options.token.clone(),
-        }
-    }
-
-    /// Serializes one request. `token` overrides the client's token (attach with its own).
-    pub(crate) fn build<B: Serialize>(
-        &self,
-        janus: &'static str,
-        session: Option<SessionId>,
-        handle: Option<HandleId>,
-        token: Option<&Secret>,
-        body: &B,
-    ) -> Result<(u64, OutgoingMessage), Error> {
-        let txn = self.next.fetch_add(1, Ordering::Relaxed);
-        let transaction = txn.to_string();
-        // info and ping need no credentials; leaving them out keeps secrets off the wire.
-        let auth = !matches!(janus, "info" | "ping");
-        let env = Envelope {
-            janus,
-            transaction: &transaction,
-            session_id: session.map(|s| s.0),
-            handle_id: handle.map(|h| h.0),
-            apisecret: self
-                .api_secret
-                .as_ref()
-                .filter(|_| auth)
-                .map(Secret::expose),
-            token: token
-                .or(self.token.as_ref())
-                .filter(|_| auth)
-                .map(Secret::expose),
-            body,
-        };
-        let json = serde_json::to_string(&env)
-            .map_err(|e| Error::protocol(format!("cannot serialize request: {e}")))?;
-        Ok((
-            txn,
-            OutgoingMessage {
-                janus,
-                transaction,
-                session_id: session,
-                handle_id: handle,
-                json,
-                deadline: None,
-            },
-        ))
-    }
-}
-
-/// A request handed to the connection task.
-pub(crate) struct Request {
-    pub(crate) txn: u64,
-    pub(crate) msg: OutgoingMessage,
-    pub(crate) pending: Pending,
-}
 
 // Requests are the hot path and by far the most common command: moving them inline through the
 // bounded channel is cheaper than an extra allocation per request.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Command {
     Request(Request),
-    Stats(oneshot::Sender<Stats>),
-    SetKeepalive(Duration),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -160,59 +49,46 @@ pub(crate) enum Release {
     Handle(Arc<HandleShared>),
 }
 
-type Connecting = BoxFuture<'static, Result<Box<dyn Transport>, Error>>;
-
-/// Reconnect attempts in flight at once. A new attempt starts on the backoff schedule even
-/// while earlier ones hang (a network that accepts connections but forwards nothing), so
-/// the first attempt after the network comes back succeeds without waiting for the hung
-/// ones to time out.
-const MAX_ATTEMPTS_IN_FLIGHT: usize = 16;
-
 /// Commands taken in one go before the writes are flushed.
 const COMMAND_BATCH: usize = 64;
 
 /// Transport events taken in one turn of the connection task's loop, after the first.
 const TRANSPORT_BATCH: usize = 32;
 
+/// What the connection task is handed when the client starts.
+pub(crate) struct Parts {
+    pub(crate) connector: Arc<dyn Connector>,
+    pub(crate) transport: Box<dyn Transport>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) releases: mpsc::UnboundedReceiver<Release>,
+    pub(crate) encoder: Arc<Encoder>,
+    pub(crate) options: ClientOptions,
+    pub(crate) conn_state: watch::Sender<ConnectionState>,
+    pub(crate) stats: Arc<StatsCell>,
+}
+
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
-    transport: Option<Box<dyn Transport>>,
+    link: Link,
     state: State,
     commands: mpsc::Receiver<Command>,
     releases: mpsc::UnboundedReceiver<Release>,
-    wire: Arc<Wire>,
+    encoder: Arc<Encoder>,
     options: ClientOptions,
-    keepalive: Duration,
+    keepalive: Keepalive,
+    tick: Interval,
     conn_state: watch::Sender<ConnectionState>,
+    stats: Arc<StatsCell>,
+    /// Requests waiting for a usable link.
     queue: VecDeque<Request>,
-    recovering: usize,
-    /// The transport reported the server not answering ([`TransportEvent::Interrupted`]).
-    interrupted: bool,
-    /// Reconnect attempts started, and failed, since the connection was lost.
-    attempt: u32,
-    failed_attempts: u32,
-    reconnect_at: Option<Instant>,
-    connecting: FuturesUnordered<Connecting>,
     /// Sessions released (their last value dropped) while no transport could take their
     /// `destroy`: destroyed after the reconnect. At most one entry per session.
     orphans: Vec<SessionId>,
+    /// Why the link was last lost or closed.
     last_reason: String,
+    /// A write failed: the link is lost (handled once per turn of the loop).
     broken: Option<String>,
     unflushed: bool,
-}
-
-async fn recv_from(t: &mut Option<Box<dyn Transport>>) -> Result<TransportEvent, Error> {
-    match t {
-        Some(t) => t.recv().await,
-        None => futures::future::pending().await,
-    }
-}
-
-async fn connected(c: &mut FuturesUnordered<Connecting>) -> Result<Box<dyn Transport>, Error> {
-    match c.next().await {
-        Some(r) => r,
-        None => futures::future::pending().await,
-    }
 }
 
 /// `fut` bounded by `limit` (`None` when that passed). The timer, and its clock read, only
@@ -224,44 +100,33 @@ async fn bounded<F: Future + Unpin>(limit: Duration, mut fut: F) -> Option<F::Ou
     tokio::time::timeout(limit, fut).await.ok()
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => futures::future::pending().await,
-    }
+fn interval(period: Duration) -> Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tick
 }
 
 impl Driver {
-    pub(crate) fn new(
-        connector: Arc<dyn Connector>,
-        transport: Box<dyn Transport>,
-        commands: mpsc::Receiver<Command>,
-        releases: mpsc::UnboundedReceiver<Release>,
-        wire: Arc<Wire>,
-        options: ClientOptions,
-        conn_state: watch::Sender<ConnectionState>,
-    ) -> Self {
-        let state = State {
-            recreate_lost: options.reconnect.recreate_lost_sessions,
-            ..Default::default()
-        };
+    pub(crate) fn new(parts: Parts) -> Self {
+        let keepalive = Keepalive::new(parts.options.keepalive_interval);
+        let mut transport = parts.transport;
+        transport.set_credentials(parts.encoder.credentials());
         Driver {
-            connector,
-            transport: Some(transport),
-            state,
-            commands,
-            releases,
-            wire,
-            keepalive: options.keepalive_interval,
-            options,
-            conn_state,
+            connector: parts.connector,
+            link: Link::up(transport, 0),
+            state: State::new(
+                parts.options.reconnect.recreate_lost_sessions,
+                parts.stats.clone(),
+            ),
+            commands: parts.commands,
+            releases: parts.releases,
+            encoder: parts.encoder,
+            tick: interval(keepalive.tick_period()),
+            keepalive,
+            options: parts.options,
+            conn_state: parts.conn_state,
+            stats: parts.stats,
             queue: VecDeque::new(),
-            recovering: 0,
-            interrupted: false,
-            attempt: 0,
-            failed_attempts: 0,
-            reconnect_at: None,
-            connecting: FuturesUnordered::new(),
             orphans: Vec::new(),
             last_reason: String::new(),
             broken: None,
@@ -269,24 +134,18 @@ impl Driver {
         }
     }
 
-    fn tick_period(&self) -> Duration {
-        (self.keepalive / 5).clamp(Duration::from_millis(100), Duration::from_secs(1))
-    }
-
     pub(crate) async fn run(mut self) {
-        let mut tick = tokio::time::interval(self.tick_period());
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
-                ev = recv_from(&mut self.transport) => {
-                    self.on_transport(ev).await;
+                ev = self.link.next() => {
+                    self.on_link(ev).await;
                     // Take what else has arrived without another turn of the loop: under
                     // load several replies are ready at once. Bounded, so commands are
                     // never starved. `recv` is cancel-safe, and the next turn polls it
                     // again with this task's waker before waiting.
                     for _ in 0..TRANSPORT_BATCH {
-                        let Some(t) = self.transport.as_mut() else { break };
+                        let Some(t) = self.link.transport() else { break };
                         match t.recv().now_or_never() {
                             Some(ev) => self.on_transport(ev).await,
                             None => break,
@@ -299,13 +158,8 @@ impl Driver {
                         let _ = done.send(());
                         return;
                     }
-                    Some(Command::SetKeepalive(d)) => {
-                        self.keepalive = d;
-                        tick = tokio::time::interval(self.tick_period());
-                        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                    }
-                    Some(cmd) => {
-                        self.on_command(cmd).await;
+                    Some(Command::Request(req)) => {
+                        self.on_request(req).await;
                         // Take what else is queued now and write it all with one flush:
                         // under load this saves a system call (and a wake-up of Janus) per
                         // request. Bounded, so replies are never starved.
@@ -316,8 +170,7 @@ impl Driver {
                                     let _ = done.send(());
                                     return;
                                 }
-                                Ok(Command::SetKeepalive(d)) => self.keepalive = d,
-                                Ok(cmd) => self.on_command(cmd).await,
+                                Ok(Command::Request(req)) => self.on_request(req).await,
                                 Err(_) => break,
                             }
                         }
@@ -338,17 +191,10 @@ impl Driver {
                         self.on_release(release).await;
                     }
                 }
-                res = connected(&mut self.connecting) => {
-                    self.on_connected(res).await;
-                }
-                _ = sleep_until(self.reconnect_at) => {
-                    self.reconnect_at = None;
-                    self.start_connecting();
-                }
-                _ = tick.tick() => self.on_tick().await,
+                _ = self.tick.tick() => self.on_tick().await,
             }
             if std::mem::take(&mut self.unflushed) {
-                if let Some(t) = self.transport.as_mut() {
+                if let Some(t) = self.link.transport() {
                     let limit = self.options.request_timeout;
                     match bounded(limit, t.flush()).await {
                         Some(Ok(())) => {}
@@ -366,49 +212,50 @@ impl Driver {
             if let Some(reason) = self.broken.take() {
                 self.on_disconnect(reason).await;
             }
-            if self.is_closed() {
+            self.publish_stats();
+            if self.link.is_closed() {
                 self.drain_closed();
                 return;
             }
         }
     }
 
-    fn is_closed(&self) -> bool {
-        matches!(*self.conn_state.borrow(), ConnectionState::Closed { .. })
+    fn publish_stats(&self) {
+        self.state.publish();
+        self.stats.publish_queue(self.queue.len());
+    }
+
+    fn closed_error(&self) -> Error {
+        let reason = match &self.link {
+            Link::Closed { reason } => reason.clone(),
+            _ => self.last_reason.clone(),
+        };
+        Error::transport_closed(reason, false)
     }
 
     /// After a final close, answer what is still queued and stop.
     fn drain_closed(&mut self) {
-        let reason = self.last_reason.clone();
+        let err = self.closed_error();
         for r in self.queue.drain(..) {
-            if let Some(tx) = r.pending.reply {
-                let _ = tx.send(Err(Error::transport_closed(reason.clone(), false)));
-            }
+            answer(r.reply, Err(err.clone()));
         }
         self.commands.close();
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Request(r) => {
-                    if let Some(tx) = r.pending.reply {
-                        let _ = tx.send(Err(Error::transport_closed(reason.clone(), false)));
-                    }
-                }
-                Command::Stats(tx) => {
-                    let _ = tx.send(self.stats());
-                }
+                Command::Request(r) => answer(r.reply, Err(err.clone())),
                 Command::Shutdown(tx) => {
                     let _ = tx.send(());
                 }
-                _ => {}
             }
         }
+        self.publish_stats();
     }
 
     async fn shutdown(&mut self, reason: &str) {
         self.last_reason = reason.to_string();
         self.state.close_all(CloseReason::Released);
         self.apply_effects().await;
-        if let Some(mut t) = self.transport.take() {
+        if let Some(mut t) = self.link.close(reason.to_string()) {
             // Best effort: a peer that does not answer must not hold the shutdown.
             let _ = tokio::time::timeout(Duration::from_secs(1), t.close()).await;
         }
@@ -418,34 +265,19 @@ impl Driver {
         self.drain_closed();
     }
 
-    fn stats(&self) -> Stats {
-        let mut s = self.state.stats();
-        s.queued_requests = self.queue.len();
-        s
-    }
-
-    fn usable(&self) -> bool {
-        self.transport.is_some() && self.recovering == 0 && !self.interrupted
-    }
-
-    async fn on_command(&mut self, cmd: Command) {
-        match cmd {
-            Command::Request(req) => {
-                if self.usable() {
-                    self.dispatch(req).await;
-                } else if self.queue.len() < self.options.command_buffer {
-                    self.queue.push_back(req);
-                } else if let Some(tx) = req.pending.reply {
-                    let _ = tx.send(Err(Error::transport_closed(
-                        "disconnected and the request queue is full",
-                        true,
-                    )));
-                }
-            }
-            Command::Stats(tx) => {
-                let _ = tx.send(self.stats());
-            }
-            Command::SetKeepalive(_) | Command::Shutdown(_) => {}
+    async fn on_request(&mut self, req: Request) {
+        if self.link.usable() {
+            self.dispatch(req).await;
+        } else if self.queue.len() < self.options.command_buffer {
+            self.queue.push_back(req);
+        } else {
+            answer(
+                req.reply,
+                Err(Error::transport_closed(
+                    "disconnected and the request queue is full",
+                    true,
+                )),
+            );
         }
     }
 
@@ -455,14 +287,16 @@ impl Driver {
         match release {
             Release::Session(shared) => {
                 let sid = shared.id();
-                if !self.state.sessions.contains_key(&sid) {
+                if !self.state.registry.has_session(sid) {
                     return;
                 }
                 debug!(session = %sid, "last Session value dropped: destroying it");
-                self.state.close_session(sid, CloseReason::Released);
+                self.state
+                    .registry
+                    .close_session(sid, CloseReason::Released);
                 self.apply_effects().await;
-                if self.transport.is_some() {
-                    self.internal_request("destroy", Some(sid), None, &Map::new(), Purpose::Plain)
+                if self.link.is_up() {
+                    self.internal(Verb::Destroy, Some(sid), None, &NoFields, Purpose::Plain)
                         .await;
                 } else {
                     self.orphans.push(sid);
@@ -470,20 +304,19 @@ impl Driver {
             }
             Release::Handle(shared) => {
                 let hid = shared.id();
-                let Some(h) = self.state.handles.get(&hid) else {
+                let Some(sid) = self.state.registry.session_of(hid) else {
                     return;
                 };
-                let sid = h.session;
                 debug!(handle = %hid, "last Handle value dropped: detaching it");
-                self.state.close_handle(hid, CloseReason::Released);
+                self.state.registry.close_handle(hid, CloseReason::Released);
                 self.apply_effects().await;
                 // Without a transport the handle goes with its session (claimed or not).
-                if self.transport.is_some() {
-                    self.internal_request(
-                        "detach",
+                if self.link.is_up() {
+                    self.internal(
+                        Verb::Detach,
                         Some(sid),
                         Some(hid),
-                        &Map::new(),
+                        &NoFields,
                         Purpose::Plain,
                     )
                     .await;
@@ -492,31 +325,92 @@ impl Driver {
         }
     }
 
-    /// Registers then sends: an answer can never arrive before its transaction is known.
+    /// Builds the bookkeeping of an application's request, then sends it.
     async fn dispatch(&mut self, req: Request) {
-        let now = Instant::now();
-        // Requests on a session this task no longer knows fail here, not on the wire.
-        if let Purpose::Attach { session, .. } = &req.pending.purpose {
-            if !self.state.sessions.contains_key(session) {
-                if let Some(tx) = req.pending.reply {
-                    let _ = tx.send(Err(Error::new(crate::ErrorKind::SessionGone {
-                        reason: "unknown session".into(),
-                    })));
-                }
-                return;
+        let Request {
+            verb,
+            session,
+            handle,
+            txn,
+            json,
+            deadline,
+            timeout,
+            reply,
+            opens,
+        } = req;
+        let purpose = match (verb, opens, session, handle) {
+            (Verb::Create, Some(Opens::Session { shared, events }), _, _) => {
+                Purpose::Create { shared, events }
             }
-        }
-        if let Some(s) = req.msg.session_id {
-            self.state.touch(s, now);
-        }
-        self.state.register(req.txn, req.pending, now);
-        let Some(t) = self.transport.as_mut() else {
+            (
+                Verb::Attach,
+                Some(Opens::Handle {
+                    plugin,
+                    opaque_id,
+                    shared,
+                    events,
+                }),
+                Some(session),
+                _,
+            ) => {
+                // Requests on a session this task no longer knows fail here, not on the wire.
+                if !self.state.registry.has_session(session) {
+                    answer(
+                        reply,
+                        Err(Error::new(ErrorKind::SessionGone {
+                            reason: "unknown session".into(),
+                        })),
+                    );
+                    return;
+                }
+                Purpose::Attach {
+                    session,
+                    plugin,
+                    opaque_id,
+                    shared,
+                    events,
+                }
+            }
+            (Verb::Destroy, _, Some(session), _) => Purpose::Destroy { session },
+            (Verb::Detach, _, _, Some(handle)) => Purpose::Detach { handle },
+            _ => Purpose::Plain,
+        };
+        let pending = Pending {
+            verb,
+            purpose,
+            reply,
+            deadline,
+            timeout,
+            acked: false,
+        };
+        self.send(txn, session, handle, json, pending).await;
+    }
+
+    /// Registers then sends: an answer can never arrive before its transaction is known.
+    async fn send(
+        &mut self,
+        txn: u64,
+        session: Option<SessionId>,
+        handle: Option<HandleId>,
+        json: String,
+        pending: Pending,
+    ) {
+        let msg = OutgoingMessage {
+            verb: pending.verb,
+            transaction: txn.to_string(),
+            session_id: session,
+            handle_id: handle,
+            json,
+            deadline: Some(pending.deadline),
+        };
+        self.state.register(txn, session, pending, Instant::now());
+        let Some(t) = self.link.transport() else {
             return;
         };
         // A peer that stops reading fills the socket: bounded, so the task never hangs in a
         // write.
         let limit = self.options.request_timeout;
-        match bounded(limit, t.send(req.msg)).await {
+        match bounded(limit, t.send(msg)).await {
             Some(Ok(())) => {}
             // Handled by the main loop, which owns the reconnect.
             Some(Err(e)) => {
@@ -530,33 +424,37 @@ impl Driver {
         self.unflushed = true;
     }
 
-    async fn internal_request<B: Serialize>(
+    /// One of the task's own requests (keepalive, claim, re-creation, probe, release).
+    async fn internal<B: Serialize>(
         &mut self,
-        janus: &'static str,
+        verb: Verb,
         session: Option<SessionId>,
         handle: Option<HandleId>,
         body: &B,
         purpose: Purpose,
     ) {
-        let Ok((txn, mut msg)) = self.wire.build(janus, session, handle, None, body) else {
+        let Ok((txn, json)) = self.encoder.encode(verb, session, handle, None, body) else {
             return;
         };
-        let deadline = Instant::now() + self.options.request_timeout;
-        msg.deadline = Some(deadline);
-        let expect = match janus {
-            "keepalive" => Expect::Ack,
-            _ => Expect::Success,
-        };
+        let timeout = self.options.request_timeout;
         let pending = Pending {
-            janus,
-            expect,
+            verb,
             purpose,
             reply: None,
-            deadline,
-            timeout: self.options.request_timeout,
+            deadline: Instant::now() + timeout,
+            timeout,
             acked: false,
         };
-        self.dispatch(Request { txn, msg, pending }).await;
+        self.send(txn, session, handle, json, pending).await;
+    }
+
+    async fn on_link(&mut self, ev: LinkEvent) {
+        match ev {
+            LinkEvent::Transport(ev) => self.on_transport(ev).await,
+            LinkEvent::AttemptDue => self.start_attempt(),
+            LinkEvent::Attempt(Ok(t)) => self.on_connected(t).await,
+            LinkEvent::Attempt(Err(e)) => self.on_attempt_failed(e).await,
+        }
     }
 
     async fn on_transport(&mut self, ev: Result<TransportEvent, Error>) {
@@ -564,66 +462,55 @@ impl Driver {
             Ok(TransportEvent::Frame(text)) => {
                 // Dropped and counted when it is not JSON; nothing else to do.
                 let _ = self.take_frame(&text);
-                self.apply_effects().await;
             }
             Ok(TransportEvent::Reply { transaction, text }) => {
                 let problem = self.take_frame(&text).err();
                 if let Ok(id) = transaction.parse::<u64>() {
                     // Janus answers every request body with its transaction (`success`,
                     // `ack` or `error`); anything else will never answer it.
-                    if self.state.pending.get(&id).is_some_and(|p| !p.acked) {
+                    if self.state.transactions.unanswered(id) {
                         let why = problem.unwrap_or_else(|| {
                             "the reply body does not answer the request".to_string()
                         });
                         self.state.fail_request(id, Error::protocol(why));
                     }
                 }
-                self.apply_effects().await;
             }
             Ok(TransportEvent::RequestFailed { transaction, error }) => {
                 if let Ok(id) = transaction.parse::<u64>() {
                     // Through the state, so a failed claim still counts as a recovery step.
                     self.state.fail_request(id, error);
-                    self.apply_effects().await;
                 }
             }
             Ok(TransportEvent::Interrupted { reason }) => {
-                if self.transport.is_some() && !self.interrupted {
+                if self.link.interrupt() {
                     warn!(%reason, endpoint = %self.connector.endpoint(), "the server stopped answering");
-                    self.interrupted = true;
                     self.conn_state
                         .send_replace(ConnectionState::Disconnected { reason });
                 }
             }
             Ok(TransportEvent::Restored) => {
-                if std::mem::take(&mut self.interrupted) {
+                if self.link.restore() {
                     info!(endpoint = %self.connector.endpoint(), "the server answers again");
                     self.conn_state.send_replace(ConnectionState::Reconnected);
-                    if self.recovering == 0 {
-                        self.finish_recovery().await;
-                    }
+                    self.finish_recovery().await;
                 }
             }
             Ok(TransportEvent::Malformed { reason }) => {
-                self.state.stats.malformed_messages += 1;
+                self.state.malformed_messages += 1;
                 warn!(%reason, "transport dropped a malformed message");
             }
             Ok(TransportEvent::SessionGone { session, reason }) => {
                 // Gone because we destroyed it (over HTTP a poll can be answered 404 before
                 // the destroy's own answer comes): that answer closes it, as `Destroyed`.
-                if self.state.sessions.contains_key(&session) && !self.state.destroying(session) {
+                if !self.state.destroying(session) {
                     info!(%session, %reason, "transport reports the session gone");
-                    if self.options.reconnect.recreate_lost_sessions {
-                        self.state.effects.push(Effect::Recreate(session));
-                    } else {
-                        self.state
-                            .close_session(session, CloseReason::SessionLost(reason));
-                    }
-                    self.apply_effects().await;
+                    self.state.session_lost(session, reason, true);
                 }
             }
             Err(e) => self.on_disconnect(e.to_string()).await,
         }
+        self.apply_effects().await;
     }
 
     /// Decodes one frame or body and hands each message to the state; malformed ones are
@@ -635,7 +522,7 @@ impl Driver {
                     match item {
                         Ok(msg) => self.state.on_incoming(msg),
                         Err(e) => {
-                            self.state.stats.malformed_messages += 1;
+                            self.state.malformed_messages += 1;
                             warn!(error = %e, "malformed message dropped");
                         }
                     }
@@ -643,76 +530,77 @@ impl Driver {
                 Ok(())
             }
             Err(e) => {
-                self.state.stats.malformed_messages += 1;
+                self.state.malformed_messages += 1;
                 warn!(error = %e, bytes = text.len(), "malformed frame dropped");
                 Err(format!("the reply is not JSON: {e}"))
             }
         }
     }
 
+    /// Tells the transport what changed, and does the work the state asked for.
     async fn apply_effects(&mut self) {
-        while !self.state.effects.is_empty() {
+        loop {
+            let notices = std::mem::take(&mut self.state.registry.notices);
+            if let Some(t) = self.link.transport() {
+                for notice in &notices {
+                    match *notice {
+                        Notice::SessionOpened(s) => t.session_opened(s),
+                        Notice::SessionClosed(s) => t.session_closed(s),
+                        Notice::HandleOpened(s, h) => t.handle_opened(s, h),
+                        Notice::HandleClosed(s, h) => t.handle_closed(s, h),
+                    }
+                }
+            }
             let effects = std::mem::take(&mut self.state.effects);
+            if effects.is_empty() && self.state.registry.notices.is_empty() {
+                return;
+            }
             for effect in effects {
                 match effect {
-                    Effect::SessionOpened(s) => {
-                        if let Some(t) = self.transport.as_mut() {
-                            t.session_opened(s);
-                            if let Some(entry) = self.state.sessions.get(&s) {
-                                for h in &entry.handles {
-                                    t.handle_opened(s, *h);
-                                }
-                            }
-                        }
-                    }
-                    Effect::HandleOpened(s, h) => {
-                        if let Some(t) = self.transport.as_mut() {
-                            t.handle_opened(s, h);
-                        }
-                    }
-                    Effect::HandleClosed(s, h) => {
-                        if let Some(t) = self.transport.as_mut() {
-                            t.handle_closed(s, h);
-                        }
-                    }
-                    Effect::SessionClosed(s) => {
-                        if let Some(t) = self.transport.as_mut() {
-                            t.session_closed(s);
-                        }
-                    }
                     Effect::RecoveryStep => {
-                        self.recovering = self.recovering.saturating_sub(1);
-                        if self.recovering == 0 {
+                        if self.link.recovery_step() {
                             self.finish_recovery().await;
                         }
                     }
                     Effect::Recreate(old) => {
-                        self.recovering += 1;
-                        self.internal_request(
-                            "create",
+                        self.link.recovery_started();
+                        self.internal(
+                            Verb::Create,
                             None,
                             None,
-                            &Map::new(),
+                            &NoFields,
                             Purpose::Recreate { old },
                         )
                         .await;
                     }
                     Effect::Reattach { session, handles } => {
-                        for (old, plugin, opaque_id) in handles {
+                        for h in handles {
                             let mut body = Map::new();
-                            body.insert("plugin".into(), Value::String(plugin));
-                            if let Some(o) = opaque_id {
+                            body.insert("plugin".into(), Value::String(h.plugin));
+                            if let Some(o) = h.opaque_id {
                                 body.insert("opaque_id".into(), Value::String(o));
                             }
-                            self.recovering += 1;
-                            self.internal_request(
-                                "attach",
+                            self.link.recovery_started();
+                            self.internal(
+                                Verb::Attach,
                                 Some(session),
                                 None,
                                 &body,
-                                Purpose::Reattach { session, old },
+                                Purpose::Reattach {
+                                    session,
+                                    old: h.old,
+                                },
                             )
                             .await;
+                        }
+                    }
+                    Effect::ServerInfo { session_timeout } => {
+                        if self.keepalive.on_server_timeout(session_timeout) {
+                            debug!(
+                                interval = ?self.keepalive.interval(),
+                                "keepalive follows the server's session timeout"
+                            );
+                            self.tick = interval(self.keepalive.tick_period());
                         }
                     }
                 }
@@ -720,26 +608,26 @@ impl Driver {
         }
     }
 
+    /// Recovery is over (or the server answers again): destroy what was released meanwhile
+    /// and send what waited.
     async fn finish_recovery(&mut self) {
-        if self.transport.is_none() || self.interrupted {
+        if !self.link.usable() {
             return;
         }
-        if self.state.stats.reconnects > 0 {
+        if self.state.reconnects > 0 {
             self.conn_state.send_replace(ConnectionState::Reconnected);
         }
         for sid in std::mem::take(&mut self.orphans) {
-            self.internal_request("destroy", Some(sid), None, &Map::new(), Purpose::Plain)
+            self.internal(Verb::Destroy, Some(sid), None, &NoFields, Purpose::Plain)
                 .await;
         }
         let now = Instant::now();
-        while self.usable() {
+        while self.link.usable() {
             let Some(req) = self.queue.pop_front() else {
                 break;
             };
-            if req.pending.deadline <= now {
-                if let Some(tx) = req.pending.reply {
-                    let _ = tx.send(Err(Error::timeout(req.pending.timeout)));
-                }
+            if req.deadline <= now {
+                answer(req.reply, Err(Error::timeout(req.timeout)));
                 continue;
             }
             self.dispatch(req).await;
@@ -747,102 +635,74 @@ impl Driver {
     }
 
     async fn on_disconnect(&mut self, reason: String) {
-        let Some(mut t) = self.transport.take() else {
+        let Some(mut t) = self.link.go_down(Instant::now()) else {
             return;
         };
         warn!(%reason, endpoint = %self.connector.endpoint(), "connection lost");
         drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
         self.last_reason = reason.clone();
-        self.recovering = 0;
-        self.interrupted = false;
-        self.state.recreating.clear();
-        self.state.fail_in_flight(&reason);
+        self.state.connection_lost(&reason);
         if !self.options.reconnect.enabled {
             self.close_for_good(reason).await;
             return;
         }
         self.conn_state
             .send_replace(ConnectionState::Disconnected { reason });
-        self.attempt = 0;
-        self.failed_attempts = 0;
-        // The first attempt at once.
-        self.reconnect_at = Some(Instant::now());
     }
 
-    /// Starts one reconnect attempt and schedules the next one, which starts on time even
-    /// if this one still hangs; the first to succeed wins.
-    fn start_connecting(&mut self) {
-        let max = self.options.reconnect.max_attempts;
-        if max.is_some_and(|m| self.attempt >= m) {
+    fn start_attempt(&mut self) {
+        let Link::Down(r) = &mut self.link else {
             return;
-        }
-        if self.connecting.len() < MAX_ATTEMPTS_IN_FLIGHT {
-            self.attempt += 1;
-            self.conn_state.send_replace(ConnectionState::Reconnecting {
-                attempt: self.attempt,
-            });
-            let connector = self.connector.clone();
-            let limit = self.options.request_timeout;
-            self.connecting.push(
-                async move {
-                    match tokio::time::timeout(limit, connector.connect()).await {
-                        Ok(r) => r,
-                        Err(_) => Err(Error::timeout(limit)),
-                    }
-                }
-                .boxed(),
-            );
-        }
-        if max.is_none_or(|m| self.attempt < m) {
-            let delay = self.options.reconnect.delay(self.attempt.max(1));
-            self.reconnect_at = Some(Instant::now() + delay);
+        };
+        let limit = self.options.request_timeout;
+        if r.start_attempt(
+            &self.options.reconnect,
+            &self.connector,
+            limit,
+            Instant::now(),
+        ) {
+            self.conn_state
+                .send_replace(ConnectionState::Reconnecting { attempt: r.attempt });
         }
     }
 
-    async fn on_connected(&mut self, res: Result<Box<dyn Transport>, Error>) {
-        match res {
-            Ok(t) => {
-                info!(attempt = self.attempt, endpoint = %self.connector.endpoint(), "reconnected");
-                self.transport = Some(t);
-                // The other attempts are not needed any more.
-                self.connecting.clear();
-                self.reconnect_at = None;
-                self.attempt = 0;
-                self.failed_attempts = 0;
-                self.state.stats.reconnects += 1;
-                let sessions: Vec<SessionId> = self.state.sessions.keys().copied().collect();
-                self.recovering = sessions.len();
-                for sid in sessions {
-                    self.internal_request(
-                        "claim",
-                        Some(sid),
-                        None,
-                        &Map::new(),
-                        Purpose::Claim { session: sid },
-                    )
-                    .await;
-                }
-                if self.recovering == 0 {
-                    self.finish_recovery().await;
-                }
-            }
-            Err(e) => {
-                self.failed_attempts += 1;
-                let give_up = e.is_unauthorized()
-                    || self
-                        .options
-                        .reconnect
-                        .max_attempts
-                        .is_some_and(|m| self.failed_attempts >= m);
-                warn!(attempt = self.failed_attempts, error = %e, give_up, "reconnect failed");
-                if give_up {
-                    self.connecting.clear();
-                    self.reconnect_at = None;
-                    self.close_for_good(format!("reconnect failed: {e}")).await;
-                } else if self.reconnect_at.is_none() && self.connecting.is_empty() {
-                    self.reconnect_at = Some(Instant::now());
-                }
-            }
+    async fn on_connected(&mut self, mut t: Box<dyn Transport>) {
+        let attempt = match &self.link {
+            Link::Down(r) => r.attempt,
+            _ => 0,
+        };
+        info!(attempt, endpoint = %self.connector.endpoint(), "reconnected");
+        t.set_credentials(self.encoder.credentials());
+        let sessions = self.state.registry.session_ids();
+        // The other attempts are not needed any more.
+        self.link = Link::up(t, sessions.len());
+        self.state.reconnects += 1;
+        for sid in sessions {
+            self.internal(
+                Verb::Claim,
+                Some(sid),
+                None,
+                &NoFields,
+                Purpose::Claim { session: sid },
+            )
+            .await;
+        }
+        if self.options.probe_server {
+            // The server may have restarted with another session timeout.
+            self.internal(Verb::Info, None, None, &NoFields, Purpose::Probe)
+                .await;
+        }
+        self.finish_recovery().await;
+    }
+
+    async fn on_attempt_failed(&mut self, e: Error) {
+        let Link::Down(r) = &mut self.link else {
+            return;
+        };
+        let after = r.on_failure(&self.options.reconnect, &e, Instant::now());
+        warn!(attempt = r.failed(), error = %e, give_up = matches!(after, AfterFailure::GiveUp(_)), "reconnect failed");
+        if let AfterFailure::GiveUp(reason) = after {
+            self.close_for_good(reason).await;
         }
     }
 
@@ -851,6 +711,9 @@ impl Driver {
         self.state
             .close_all(CloseReason::TransportClosed(reason.clone()));
         self.apply_effects().await;
+        if let Some(mut t) = self.link.close(reason.clone()) {
+            drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
+        }
         self.conn_state
             .send_replace(ConnectionState::Closed { reason });
     }
@@ -858,31 +721,39 @@ impl Driver {
     async fn on_tick(&mut self) {
         let now = Instant::now();
         self.state.sweep(now);
-        // Queued requests time out too.
+        // Queued requests time out too, and are forgotten when their caller gave up.
         while let Some(front) = self.queue.front() {
-            if front.pending.deadline > now {
+            if front.deadline > now {
                 break;
             }
             if let Some(req) = self.queue.pop_front() {
-                if let Some(tx) = req.pending.reply {
-                    let _ = tx.send(Err(Error::timeout(req.pending.timeout)));
-                }
+                answer(req.reply, Err(Error::timeout(req.timeout)));
             }
         }
         self.queue
-            .retain(|r| r.pending.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
+            .retain(|r| r.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
         self.apply_effects().await;
-        if self.usable() {
-            for sid in self.state.due_keepalives(now, self.keepalive) {
-                self.internal_request(
-                    "keepalive",
+        if self.link.usable() {
+            for sid in self
+                .state
+                .registry
+                .due_keepalives(now, self.keepalive.interval())
+            {
+                self.internal(
+                    Verb::Keepalive,
                     Some(sid),
                     None,
-                    &Map::new(),
+                    &NoFields,
                     Purpose::Keepalive { session: sid },
                 )
                 .await;
             }
         }
+    }
+}
+
+fn answer(reply: Option<crate::request::Reply>, result: Result<crate::decode::Incoming, Error>) {
+    if let Some(tx) = reply {
+        let _ = tx.send(result);
     }
 }

@@ -125,8 +125,6 @@ pub enum ErrorKind {
         /// What the limit protects, and what to do about it.
         reason: String,
     },
-    /// The client has shut down.
-    Closed,
 }
 
 /// The error type of every fallible call in this library.
@@ -438,7 +436,6 @@ impl fmt::Display for ErrorKind {
             ErrorKind::HandleGone { reason } => write!(f, "handle gone: {reason}"),
             ErrorKind::Protocol(m) => write!(f, "protocol error: {m}"),
             ErrorKind::Config(m) => write!(f, "configuration error: {m}"),
-            ErrorKind::Closed => write!(f, "the client has shut down"),
             ErrorKind::Limit {
                 option,
                 limit,

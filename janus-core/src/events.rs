@@ -1,5 +1,11 @@
 //! Bounded per-handle and per-session event streams with a stated slow-consumer policy.
 //!
+//! Events are kept only for a subscriber: [`Handle::events`](crate::Handle::events) and
+//! [`Session::events`](crate::Session::events) subscribe, and until then (or after the stream
+//! is dropped) events cost nothing and are not counted as lost. Subscribe before sending the
+//! request whose events you want. One stream at a time: subscribing again ends the earlier
+//! stream (it yields `None`) and the new one gets what comes next.
+//!
 //! Policy: each stream holds at most `event_buffer` events. When it is full, new events are
 //! dropped and counted; before the next event that fits, the stream receives one
 //! `Lagged { missed }` event saying how many were lost. The connection task never waits
@@ -60,7 +66,12 @@ struct Queue<T> {
     /// Set when the connection task is done with the stream.
     closed: Option<CloseReason>,
     sender_gone: bool,
-    receiver_gone: bool,
+    /// The subscription events go to: 0 before the first, and after its stream is dropped.
+    subscriber: u64,
+    /// Subscriptions made so far.
+    subscriptions: u64,
+    /// Events dropped since the last one that fit (told as `Lagged` before the next).
+    missed: u64,
     waker: Option<Waker>,
 }
 
@@ -74,26 +85,54 @@ fn lock<T>(q: &Mutex<Queue<T>>) -> MutexGuard<'_, Queue<T>> {
 /// The connection task's end of one event stream.
 pub(crate) struct EventSender<T> {
     queue: Shared<T>,
-    missed: u64,
 }
 
-/// Makes a bounded event stream.
-pub(crate) fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventStream<T>) {
+/// The application's end: makes streams on demand.
+pub(crate) struct EventSource<T> {
+    queue: Shared<T>,
+}
+
+/// Makes a bounded event queue with no subscriber yet.
+pub(crate) fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventSource<T>) {
     let queue = Arc::new(Mutex::new(Queue {
         items: VecDeque::new(),
         capacity: capacity.max(2),
         closed: None,
         sender_gone: false,
-        receiver_gone: false,
+        subscriber: 0,
+        subscriptions: 0,
+        missed: 0,
         waker: None,
     }));
     (
         EventSender {
             queue: queue.clone(),
-            missed: 0,
         },
-        EventStream { queue, done: false },
+        EventSource { queue },
     )
+}
+
+impl<T> EventSource<T> {
+    /// A stream of what comes from now on; an earlier stream ends.
+    pub(crate) fn subscribe(&self) -> EventStream<T> {
+        let (id, waker) = {
+            let mut q = lock(&self.queue);
+            q.subscriptions += 1;
+            q.subscriber = q.subscriptions;
+            q.items.clear();
+            q.missed = 0;
+            (q.subscriber, q.waker.take())
+        };
+        // The earlier stream, if one waits, sees it was replaced.
+        if let Some(w) = waker {
+            w.wake();
+        }
+        EventStream {
+            queue: self.queue.clone(),
+            id,
+            done: false,
+        }
+    }
 }
 
 impl<T: StreamEvent> EventSender<T> {
@@ -101,20 +140,20 @@ impl<T: StreamEvent> EventSender<T> {
     pub(crate) fn deliver(&mut self, event: T) -> u64 {
         let waker = {
             let mut q = lock(&self.queue);
-            if q.receiver_gone {
+            if q.subscriber == 0 {
                 // Nobody listens: that is the application's choice, not a loss.
                 return 0;
             }
-            if self.missed > 0 {
+            if q.missed > 0 {
                 if q.items.len() >= q.capacity {
-                    self.missed += 1;
+                    q.missed += 1;
                     return 1;
                 }
-                q.items.push_back(T::lagged(self.missed));
-                self.missed = 0;
+                let missed = std::mem::take(&mut q.missed);
+                q.items.push_back(T::lagged(missed));
             }
             if q.items.len() >= q.capacity {
-                self.missed += 1;
+                q.missed += 1;
                 return 1;
             }
             q.items.push_back(event);
@@ -148,19 +187,25 @@ impl<T> Drop for EventSender<T> {
 
 /// A stream of events for one handle ([`HandleEvent`]) or one session ([`SessionEvent`]).
 ///
-/// It ends after a final `Closed(reason)` event. See the module docs of `events` for the
-/// slow-consumer policy.
+/// It ends after a final `Closed(reason)` event, or (yielding `None`) when a newer stream
+/// of the same handle or session replaced it. See the module docs of `events` for the
+/// subscription and slow-consumer policies.
 pub struct EventStream<T> {
     queue: Shared<T>,
+    /// Which subscription this is.
+    id: u64,
     done: bool,
 }
 
 impl<T> Drop for EventStream<T> {
     fn drop(&mut self) {
         let mut q = lock(&self.queue);
-        q.receiver_gone = true;
-        // Free what nobody will read.
-        q.items.clear();
+        if q.subscriber == self.id {
+            q.subscriber = 0;
+            // Free what nobody will read.
+            q.items.clear();
+            q.missed = 0;
+        }
     }
 }
 
@@ -180,12 +225,18 @@ impl<T: StreamEvent> EventStream<T> {
             return Poll::Ready(None);
         }
         let mut q = lock(&self.queue);
+        if q.subscriber != self.id {
+            // Replaced by a newer stream.
+            self.done = true;
+            return Poll::Ready(None);
+        }
         if let Some(ev) = q.items.pop_front() {
             return Poll::Ready(Some(ev));
         }
         if q.sender_gone {
             self.done = true;
-            let reason = q.closed.take().unwrap_or(CloseReason::Released);
+            // Kept: a later subscriber gets the same final event.
+            let reason = q.closed.clone().unwrap_or(CloseReason::Released);
             return Poll::Ready(Some(T::closed(reason)));
         }
         match &q.waker {
@@ -216,9 +267,14 @@ mod tests {
     use super::*;
     use futures::StreamExt;
 
+    fn subscribed<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventStream<T>) {
+        let (tx, source) = channel(capacity);
+        (tx, source.subscribe())
+    }
+
     #[test]
     fn slow_consumer_loses_newest_and_is_told() {
-        let (mut tx, mut rx) = channel::<HandleEvent>(2);
+        let (mut tx, mut rx) = subscribed::<HandleEvent>(2);
         assert_eq!(tx.deliver(HandleEvent::WebrtcUp), 0);
         assert_eq!(tx.deliver(HandleEvent::Detached), 0);
         assert_eq!(tx.deliver(HandleEvent::IceFailed), 1);
@@ -243,7 +299,7 @@ mod tests {
 
     #[test]
     fn final_event_arrives_even_when_full() {
-        let (mut tx, rx) = channel::<SessionEvent>(2);
+        let (mut tx, rx) = subscribed::<SessionEvent>(2);
         for _ in 0..5 {
             tx.deliver(SessionEvent::Timeout);
         }
@@ -255,9 +311,46 @@ mod tests {
 
     #[test]
     fn dropped_sender_without_reason_reads_as_released() {
-        let (tx, rx) = channel::<HandleEvent>(4);
+        let (tx, rx) = subscribed::<HandleEvent>(4);
         drop(tx);
         let all: Vec<_> = tokio_test::block_on(rx.collect());
         assert_eq!(all, vec![HandleEvent::Closed(CloseReason::Released)]);
+    }
+
+    #[test]
+    fn events_before_a_subscriber_cost_nothing_and_are_not_losses() {
+        let (mut tx, source) = channel::<HandleEvent>(2);
+        for _ in 0..10 {
+            assert_eq!(tx.deliver(HandleEvent::WebrtcUp), 0);
+        }
+        assert!(lock(&source.queue).items.is_empty());
+        let mut rx = source.subscribe();
+        tx.deliver(HandleEvent::Detached);
+        assert_eq!(tokio_test::block_on(rx.recv()), Some(HandleEvent::Detached));
+        // Dropped: nothing is kept again.
+        drop(rx);
+        assert_eq!(tx.deliver(HandleEvent::WebrtcUp), 0);
+        assert!(lock(&source.queue).items.is_empty());
+    }
+
+    #[test]
+    fn a_new_subscription_ends_the_old_one_and_a_late_one_still_sees_the_end() {
+        let (mut tx, source) = channel::<HandleEvent>(4);
+        let mut first = source.subscribe();
+        tx.deliver(HandleEvent::WebrtcUp);
+        let mut second = source.subscribe();
+        assert_eq!(tokio_test::block_on(first.recv()), None, "replaced");
+        tx.deliver(HandleEvent::Detached);
+        tx.close(CloseReason::Detached);
+        let all: Vec<_> = tokio_test::block_on((&mut second).collect());
+        assert_eq!(
+            all,
+            vec![
+                HandleEvent::Detached,
+                HandleEvent::Closed(CloseReason::Detached)
+            ]
+        );
+        let late: Vec<_> = tokio_test::block_on(source.subscribe().collect());
+        assert_eq!(late, vec![HandleEvent::Closed(CloseReason::Detached)]);
     }
 }

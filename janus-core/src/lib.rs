@@ -15,25 +15,34 @@
 pub mod admin;
 mod client;
 mod connection;
+pub mod decode;
+mod encode;
 pub mod error;
 pub mod events;
+mod link;
 mod options;
 pub mod plugins;
 pub mod protocol;
+mod registry;
+mod request;
+mod shared;
 mod state;
+mod stats;
+mod transactions;
 pub mod transport;
 
 #[cfg(feature = "mock")]
 pub mod mock;
 
-pub use client::{AttachRequest, Client, Handle, MessageRequest, RawExpect, RawRequest, Session};
-pub use connection::ConnectionState;
+pub use client::{AttachRequest, Client, Handle, MessageRequest, Session};
 pub use error::{codes, Error, ErrorKind};
 pub use events::{EventStream, HandleEvents, SessionEvents};
+pub use link::ConnectionState;
 pub use options::{ClientOptions, ReconnectPolicy, Secret};
 pub use protocol::{
     Candidate, CloseReason, HandleEvent, HandleId, Incoming, Jsep, PluginResponse, ServerInfo,
     SessionEvent, SessionId, Trickle,
 };
-pub use state::Stats;
-pub use transport::{Connector, OutgoingMessage, Transport, TransportEvent};
+pub use request::{Expect, RawRequest, Verb};
+pub use stats::Stats;
+pub use transport::{Connector, Credentials, OutgoingMessage, Transport, TransportEvent};

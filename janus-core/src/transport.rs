@@ -8,15 +8,39 @@
 use async_trait::async_trait;
 
 use crate::error::Error;
+use crate::options::Secret;
 use crate::protocol::{HandleId, SessionId};
+use crate::request::Verb;
+
+/// The credentials the client sends with its requests (from
+/// [`ClientOptions`](crate::ClientOptions)), handed to every transport it opens. A transport
+/// that makes requests of its own (the HTTP long poll) adds them there.
+///
+/// Its `Debug` output hides the values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The api secret (`apisecret`).
+    pub api_secret: Option<Secret>,
+    /// The token (`token`).
+    pub token: Option<Secret>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_secret", &self.api_secret.as_ref().map(|_| "<hidden>"))
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
+}
 
 /// One request on its way out: compact JSON plus the routing facts a transport may need.
 ///
 /// Its `Debug` output leaves the JSON out: it carries the api secret and token.
 #[derive(Clone)]
 pub struct OutgoingMessage {
-    /// The request kind (`create`, `message`, ...), lower case.
-    pub janus: &'static str,
+    /// The request kind: what answers it, whether it is safe to repeat.
+    pub verb: Verb,
     /// The transaction, as in the JSON.
     pub transaction: String,
     /// The session the request addresses, also present in `json`.
@@ -34,7 +58,7 @@ pub struct OutgoingMessage {
 impl std::fmt::Debug for OutgoingMessage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OutgoingMessage")
-            .field("janus", &self.janus)
+            .field("verb", &self.verb.name())
             .field("transaction", &self.transaction)
             .field("session_id", &self.session_id)
             .field("handle_id", &self.handle_id)
@@ -117,6 +141,10 @@ pub trait Transport: Send + 'static {
     /// The next thing from the server. `Err` means the connection is closed for good and says why.
     async fn recv(&mut self) -> Result<TransportEvent, Error>;
 
+    /// The client's credentials. The client calls it on every transport it opens (the first
+    /// connect and each reconnect) before sending any request through it.
+    fn set_credentials(&mut self, _credentials: &Credentials) {}
+
     /// A session now lives on this connection (created or claimed here).
     fn session_opened(&mut self, _session: SessionId) {}
 
@@ -151,7 +179,7 @@ mod tests {
     #[test]
     fn debug_output_leaves_the_json_and_its_secrets_out() {
         let m = OutgoingMessage {
-            janus: "create",
+            verb: Verb::Create,
             transaction: "1".into(),
             session_id: None,
             handle_id: None,
@@ -161,5 +189,15 @@ mod tests {
         let dbg = format!("{m:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert!(dbg.contains("create"));
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_values() {
+        let c = Credentials {
+            api_secret: Some("hunter2".into()),
+            token: None,
+        };
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("hunter2") && dbg.contains("hidden"), "{dbg}");
     }
 }

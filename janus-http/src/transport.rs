@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::{FuturesUnordered, StreamExt};
-use janus_core::{Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent};
+use janus_core::{Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent, Verb};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -213,7 +213,7 @@ impl Shared {
     /// Sends one request once a connection is free; its reply, or why there is none.
     async fn post(self: Arc<Self>, msg: OutgoingMessage) -> PostDone {
         let OutgoingMessage {
-            janus,
+            verb,
             transaction,
             session_id,
             handle_id,
@@ -221,7 +221,7 @@ impl Shared {
             deadline,
             ..
         } = msg;
-        let attach_for = session_id.filter(|_| janus == "attach");
+        let attach_for = session_id.filter(|_| verb == Verb::Attach);
         let done = |event| PostDone {
             malformed: None,
             event,
@@ -242,7 +242,7 @@ impl Shared {
             None => {
                 // Never sent: the caller gave up while it waited for a connection.
                 let waited = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                debug!(request = janus, %transaction, ?waited, "request dropped before a connection was free");
+                debug!(request = verb.name(), %transaction, ?waited, "request dropped before a connection was free");
                 let error = Error::timeout(self.options.request_timeout);
                 return done(TransportEvent::RequestFailed { transaction, error });
             }
@@ -271,7 +271,7 @@ impl Shared {
             // The core fails the request at once if this does not answer it.
             Ok(text) => TransportEvent::Reply { transaction, text },
             Err(error) => {
-                debug!(request = janus, %transaction, %error, "request failed");
+                debug!(request = verb.name(), %transaction, %error, "request failed");
                 TransportEvent::RequestFailed { transaction, error }
             }
         };
@@ -713,7 +713,7 @@ impl Transport for HttpTransport {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        if let (Some(s), "attach") = (msg.session_id, msg.janus) {
+        if let (Some(s), Verb::Attach) = (msg.session_id, msg.verb) {
             if self.over_poll_limit(s) {
                 let limit = self.shared.options.max_long_polls;
                 let error = Error::limit(
@@ -744,7 +744,7 @@ impl Transport for HttpTransport {
                 // `detached` together, for one GET; and if a destroy comes first, no GET
                 // is left outstanding (Janus would hold it for 30 s, and aborting it costs
                 // a connection). Not a destroy either: a poll sent after it gets 404.
-                if !matches!(msg.janus, "detach" | "destroy") {
+                if !matches!(msg.verb, Verb::Detach | Verb::Destroy) {
                     p.sent = p.sent.wrapping_add(1);
                     p.wake.notify_waiters();
                 }

@@ -815,6 +815,7 @@ mod tests {
             plugin: AudioBridge::NAME.into(),
             data,
             jsep,
+            sender: None,
         })
         .expect("decodes")
     }

@@ -244,6 +244,7 @@ mod tests {
             plugin: EchoTest::NAME.into(),
             data: json!({"echotest":"event","result":"ok"}),
             jsep: Some(Jsep::answer("v=0")),
+            sender: None,
         })
         .unwrap();
         assert_eq!(r.result.as_deref(), Some("ok"));

@@ -604,10 +604,10 @@ impl<P: Plugin> PluginHandle<P> {
         R::decode(response)
     }
 
-    /// This handle's events, typed; the stream can be taken once (later calls return
-    /// `None`, as with [`Handle::events`]).
-    pub fn events(&self) -> Option<PluginEvents<P>> {
-        self.handle.events().map(PluginEvents::new)
+    /// This handle's events from now on, typed (subscribing as [`Handle::events`] does:
+    /// one stream at a time, events kept only while one is subscribed).
+    pub fn events(&self) -> PluginEvents<P> {
+        PluginEvents::new(self.handle.events())
     }
 
     /// Closes the PeerConnection (`hangup`); the handle stays attached.
@@ -764,6 +764,7 @@ mod tests {
             plugin: Custom::NAME.into(),
             data: json!({"counter": 3}),
             jsep: Some(Jsep::offer("v=0")),
+            sender: None,
         }));
         assert_eq!(
             ev,
@@ -776,6 +777,7 @@ mod tests {
             plugin: Custom::NAME.into(),
             data: json!({"error_code": 499, "error": "boom"}),
             jsep: None,
+            sender: None,
         }));
         assert_eq!(
             ev,
@@ -800,6 +802,7 @@ mod tests {
             plugin: "janus.plugin.x".into(),
             data: json!({"x": "y".repeat(1000)}),
             jsep: None,
+            sender: None,
         })
         .unwrap_err();
         assert!(matches!(e.kind(), crate::ErrorKind::Protocol(_)));

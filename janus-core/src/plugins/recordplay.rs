@@ -182,6 +182,7 @@ mod tests {
             plugin: RecordPlay::NAME.into(),
             data,
             jsep,
+            sender: None,
         })
         .expect("decodes")
     }

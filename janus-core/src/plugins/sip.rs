@@ -534,6 +534,7 @@ mod tests {
             plugin: Sip::NAME.into(),
             data: json!({"sip":"event","result":{"event":"registering"}}),
             jsep: None,
+            sender: None,
         })
         .unwrap();
         assert_eq!(answer, Event::Registering);

@@ -631,6 +631,7 @@ mod tests {
             plugin: Streaming::NAME.into(),
             data,
             jsep,
+            sender: None,
         })
         .expect("decodes")
     }

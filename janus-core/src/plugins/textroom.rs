@@ -272,6 +272,7 @@ mod tests {
             plugin: TextRoom::NAME.into(),
             data,
             jsep,
+            sender: None,
         })
         .expect("decodes")
     }

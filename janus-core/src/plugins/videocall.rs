@@ -215,6 +215,7 @@ mod tests {
             plugin: VideoCall::NAME.into(),
             data,
             jsep: None,
+            sender: None,
         })
         .expect("decodes")
     }

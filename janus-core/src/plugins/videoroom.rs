@@ -1238,6 +1238,7 @@ mod tests {
             plugin: VideoRoom::NAME.into(),
             data,
             jsep,
+            sender: None,
         })
         .expect("decodes")
     }

@@ -142,7 +142,7 @@ async fn echotest_lifecycle(url: Url, secret: Option<&str>) {
 
     handle.detach().await.unwrap();
     session.destroy().await.unwrap();
-    let stats = client.stats().await.unwrap();
+    let stats = client.stats();
     assert_eq!(stats.sessions, 0);
     assert_eq!(stats.handles, 0);
     assert_eq!(stats.pending_transactions, 0);
@@ -195,7 +195,7 @@ async fn live_poll_without_the_api_secret_loses_the_session() {
     };
     let client = Client::connect(Arc::new(connector), options).await.unwrap();
     let session = client.create_session().await.unwrap();
-    let mut events = session.events().expect("the session's events");
+    let mut events = session.events();
     // Sessions are polled once they have a handle.
     let _handle = session.attach("janus.plugin.echotest").await.unwrap();
     let ev = timeout(Duration::from_secs(5), events.recv())
@@ -244,7 +244,10 @@ async fn live_admin_api_over_http() {
     let json =
         serde_json::json!({"janus": "list_sessions", "transaction": "a1", "admin_secret": secret});
     t.send(OutgoingMessage {
-        janus: "list_sessions",
+        verb: janus_core::Verb::Other {
+            name: "list_sessions",
+            expect: janus_core::Expect::Success,
+        },
         transaction: "a1".into(),
         session_id: None,
         handle_id: None,
@@ -338,7 +341,7 @@ async fn live_reconnect_after_a_crash() {
     let client = Client::connect(Arc::new(connector), options).await.unwrap();
     let mut state = client.connection_state();
     let session = client.create_session().await.unwrap();
-    let mut events = session.events().unwrap();
+    let mut events = session.events();
     let _handle = session.attach("janus.plugin.echotest").await.unwrap();
 
     janus.run("kill").await;
