@@ -237,6 +237,41 @@ mod tests {
         );
     }
 
+    /// `configure` on the wire, every field set: the JSON content (fields and values) the
+    /// table-generated struct must keep. The body has no `request` field.
+    #[test]
+    fn configure_on_the_wire() {
+        let mut all = Configure {
+            audio: Some(true),
+            video: Some(false),
+            bitrate: Some(1),
+            record: Some(true),
+            filename: Some("/tmp/x".into()),
+            substream: Some(2),
+            temporal: Some(1),
+            fallback: Some(500_000),
+            audiocodec: Some("opus".into()),
+            videocodec: Some("vp8".into()),
+            videoprofile: Some("0".into()),
+            opusred: Some(true),
+            min_delay: Some(0),
+            max_delay: Some(100),
+            ..Configure::new()
+        }
+        .with_jsep(Jsep::answer("v=0"));
+        all.extra.insert("future".into(), json!("x"));
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            json!({"audio": true, "video": false, "bitrate": 1, "record": true,
+                   "filename": "/tmp/x", "substream": 2, "temporal": 1, "fallback": 500000,
+                   "audiocodec": "opus", "videocodec": "vp8", "videoprofile": "0",
+                   "opusred": true, "min_delay": 0, "max_delay": 100, "future": "x"})
+        );
+        assert_eq!(all.jsep().unwrap(), &Jsep::answer("v=0"));
+        assert_eq!(Configure::default(), Configure::new());
+        assert!(Configure::new().jsep().is_none());
+    }
+
     #[test]
     fn answers_and_events_as_janus_sends_them() {
         // Captured from Janus 1.1.2 (an offer sent along).

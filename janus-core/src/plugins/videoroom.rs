@@ -1313,6 +1313,98 @@ mod tests {
         );
     }
 
+    /// The three `join` requests on the wire, every field set and none: the JSON content
+    /// (fields and values) the table-generated structs must keep.
+    #[test]
+    fn joins_on_the_wire() {
+        let bare = JoinPublisher::new(1234);
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "join", "ptype": "publisher", "room": 1234})
+        );
+        assert!(PluginRequest::<VideoRoom>::jsep(&bare).is_none());
+        let mut full = JoinPublisher {
+            id: Some(77.into()),
+            display: Some("alice".into()),
+            pin: Some("1234".into()),
+            token: Some("t".into()),
+            ..JoinPublisher::new("lobby")
+        };
+        full.extra.insert("future".into(), json!([1]));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "join", "ptype": "publisher", "room": "lobby", "id": 77,
+                   "display": "alice", "pin": "1234", "token": "t", "future": [1]})
+        );
+        assert_eq!(full.ptype, Ptype::Publisher);
+
+        let bare = JoinAndConfigure::new(1234, Jsep::offer("v=0"));
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "joinandconfigure", "ptype": "publisher", "room": 1234})
+        );
+        assert_eq!(
+            PluginRequest::<VideoRoom>::jsep(&bare).unwrap(),
+            &Jsep::offer("v=0")
+        );
+        let mut full = JoinAndConfigure {
+            id: Some("me".into()),
+            display: Some("alice".into()),
+            pin: Some("p".into()),
+            token: Some("t".into()),
+            bitrate: Some(256_000),
+            record: Some(true),
+            filename: Some("/tmp/rec".into()),
+            audiocodec: Some("opus".into()),
+            videocodec: Some("vp8".into()),
+            descriptions: Some(vec![StreamDescription {
+                mid: "0".into(),
+                description: "mic".into(),
+            }]),
+            ..JoinAndConfigure::new(Id::from(5), Jsep::offer("v=0"))
+        };
+        full.extra.insert("future".into(), json!(true));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "joinandconfigure", "ptype": "publisher", "room": 5,
+                   "id": "me", "display": "alice", "pin": "p", "token": "t",
+                   "bitrate": 256000, "record": true, "filename": "/tmp/rec",
+                   "audiocodec": "opus", "videocodec": "vp8",
+                   "descriptions": [{"mid": "0", "description": "mic"}], "future": true})
+        );
+        assert_eq!(full.ptype, Ptype::Publisher);
+        assert_eq!(full.jsep.as_ref().unwrap().kind, "offer");
+
+        let bare = JoinSubscriber::new(1234, Vec::new());
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "join", "ptype": "subscriber", "room": 1234})
+        );
+        assert!(PluginRequest::<VideoRoom>::jsep(&bare).is_none());
+        let mut full = JoinSubscriber {
+            private_id: Some(2920699347),
+            use_msid: Some(true),
+            autoupdate: Some(false),
+            pin: Some("p".into()),
+            ..JoinSubscriber::new(
+                "lobby",
+                vec![SubscribeStream {
+                    crossrefid: Some("x".into()),
+                    ..SubscribeStream::mid(8, "1")
+                }],
+            )
+        };
+        full.extra.insert("future".into(), json!({"a": 1}));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "join", "ptype": "subscriber", "room": "lobby",
+                   "streams": [{"feed": 8, "mid": "1", "crossrefid": "x"}],
+                   "private_id": 2920699347u64, "use_msid": true, "autoupdate": false,
+                   "pin": "p", "future": {"a": 1}})
+        );
+        assert_eq!(full.ptype, Ptype::Subscriber);
+    }
+
     #[test]
     fn synchronous_answers_as_janus_sends_them() {
         // All captured from Janus 1.1.2.
