@@ -79,117 +79,126 @@ requests! {
 
     /// `create`: creates a room (with `room` unset, Janus picks the id).
     Create("create") -> RoomResult {
-        ;
-        /// The room id to use.
-        room: Id,
-        /// Save the room to the plugin's config file.
-        permanent: bool,
-        /// A description.
-        description: String,
-        /// The secret needed to edit or destroy the room.
-        secret: String,
-        /// The PIN needed to join.
-        pin: String,
-        /// Leave the room out of `list`.
-        is_private: bool,
-        /// Tokens allowed to join (turns the token check on).
-        allowed: Vec<String>,
-        /// Subscribers must give a publisher's `private_id`.
-        require_pvtid: bool,
-        /// Tokens are signed (token authentication).
-        signed_tokens: bool,
-        /// Maximum number of concurrent publishers.
-        publishers: u32,
-        /// Bitrate cap for publishers, in bits per second.
-        bitrate: u64,
-        /// Publishers may not go above `bitrate`.
-        bitrate_cap: bool,
-        /// Keyframe request interval, in seconds.
-        fir_freq: u32,
-        /// Allowed audio codecs, comma separated (`opus,g722`).
-        audiocodec: String,
-        /// Allowed video codecs, comma separated (`vp8,h264`).
-        videocodec: String,
-        /// VP9 profile.
-        vp9_profile: String,
-        /// H.264 profile.
-        h264_profile: String,
-        /// Opus in-band FEC.
-        opus_fec: bool,
-        /// Opus DTX.
-        opus_dtx: bool,
-        /// Negotiate the audio level extension.
-        audiolevel_ext: bool,
-        /// Send talking events.
-        audiolevel_event: bool,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Average audio level threshold for talking events.
-        audio_level_average: u32,
-        /// Negotiate the video orientation extension.
-        videoorient_ext: bool,
-        /// Negotiate the playout delay extension.
-        playoutdelay_ext: bool,
-        /// Negotiate transport-wide congestion control.
-        transport_wide_cc_ext: bool,
-        /// Record every publisher.
-        record: bool,
-        /// Folder for the recordings.
-        rec_dir: String,
-        /// Only the secret holder may start or stop recordings.
-        lock_record: bool,
-        /// Tell participants when someone joins (not only publishers).
-        notify_joining: bool,
-        /// Publishers and subscribers must use end-to-end encryption.
-        require_e2ee: bool,
-        /// Add a dummy publisher (for subscriptions before anyone publishes).
-        dummy_publisher: bool,
-        /// The dummy publisher's streams.
-        dummy_streams: Vec<Value>,
-        /// Number of helper threads for this room.
-        threads: u32,
-        /// The plugin's admin key, when it requires one to create rooms.
-        admin_key: String,
+        optional {
+            /// The room id to use.
+            room: Id,
+            /// Save the room to the plugin's config file.
+            permanent: bool,
+            /// A description.
+            description: String,
+            /// The secret needed to edit or destroy the room.
+            secret: String,
+            /// The PIN needed to join.
+            pin: String,
+            /// Leave the room out of `list`.
+            is_private: bool,
+            /// Tokens allowed to join (turns the token check on).
+            allowed: Vec<String>,
+            /// Subscribers must give a publisher's `private_id`.
+            require_pvtid: bool,
+            /// Tokens are signed (token authentication).
+            signed_tokens: bool,
+            /// Maximum number of concurrent publishers.
+            publishers: u32,
+            /// Bitrate cap for publishers, in bits per second.
+            bitrate: u64,
+            /// Publishers may not go above `bitrate`.
+            bitrate_cap: bool,
+            /// Keyframe request interval, in seconds.
+            fir_freq: u32,
+            /// Allowed audio codecs, comma separated (`opus,g722`).
+            audiocodec: String,
+            /// Allowed video codecs, comma separated (`vp8,h264`).
+            videocodec: String,
+            /// VP9 profile.
+            vp9_profile: String,
+            /// H.264 profile.
+            h264_profile: String,
+            /// Opus in-band FEC.
+            opus_fec: bool,
+            /// Opus DTX.
+            opus_dtx: bool,
+            /// Negotiate the audio level extension.
+            audiolevel_ext: bool,
+            /// Send talking events.
+            audiolevel_event: bool,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Average audio level threshold for talking events.
+            audio_level_average: u32,
+            /// Negotiate the video orientation extension.
+            videoorient_ext: bool,
+            /// Negotiate the playout delay extension.
+            playoutdelay_ext: bool,
+            /// Negotiate transport-wide congestion control.
+            transport_wide_cc_ext: bool,
+            /// Record every publisher.
+            record: bool,
+            /// Folder for the recordings.
+            rec_dir: String,
+            /// Only the secret holder may start or stop recordings.
+            lock_record: bool,
+            /// Tell participants when someone joins (not only publishers).
+            notify_joining: bool,
+            /// Publishers and subscribers must use end-to-end encryption.
+            require_e2ee: bool,
+            /// Add a dummy publisher (for subscriptions before anyone publishes).
+            dummy_publisher: bool,
+            /// The dummy publisher's streams.
+            dummy_streams: Vec<Value>,
+            /// Number of helper threads for this room.
+            threads: u32,
+            /// The plugin's admin key, when it requires one to create rooms.
+            admin_key: String,
+        }
     }
 
     /// `edit`: changes a room's properties.
     Edit("edit") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// New description.
-        new_description: String,
-        /// New secret.
-        new_secret: String,
-        /// New PIN.
-        new_pin: String,
-        /// New privacy.
-        new_is_private: bool,
-        /// New `require_pvtid`.
-        new_require_pvtid: bool,
-        /// New bitrate cap.
-        new_bitrate: u64,
-        /// New keyframe request interval.
-        new_fir_freq: u32,
-        /// New maximum number of publishers.
-        new_publishers: u32,
-        /// New `lock_record`.
-        new_lock_record: bool,
-        /// New recording folder.
-        new_rec_dir: String,
-        /// Save the change to the config file.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// New description.
+            new_description: String,
+            /// New secret.
+            new_secret: String,
+            /// New PIN.
+            new_pin: String,
+            /// New privacy.
+            new_is_private: bool,
+            /// New `require_pvtid`.
+            new_require_pvtid: bool,
+            /// New bitrate cap.
+            new_bitrate: u64,
+            /// New keyframe request interval.
+            new_fir_freq: u32,
+            /// New maximum number of publishers.
+            new_publishers: u32,
+            /// New `lock_record`.
+            new_lock_record: bool,
+            /// New recording folder.
+            new_rec_dir: String,
+            /// Save the change to the config file.
+            permanent: bool,
+        }
     }
 
     /// `destroy`: destroys a room; its participants get [`Event::Destroyed`].
     Destroy("destroy") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// Remove the room from the config file too.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// Remove the room from the config file too.
+            permanent: bool,
+        }
     }
 
     /// `list`: the public rooms.
@@ -197,151 +206,187 @@ requests! {
 
     /// `exists`: whether a room exists.
     Exists("exists") -> RoomExists {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `allowed`: edits the list of tokens allowed to join.
     Allowed("allowed") -> AllowedList {
-        /// The room.
-        room: Id,
-        /// What to do.
-        action: AllowedAction;
-        /// The room's secret.
-        secret: String,
-        /// The tokens to add or remove.
-        allowed: Vec<String>,
+        required {
+            /// The room.
+            room: Id,
+            /// What to do.
+            action: AllowedAction,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// The tokens to add or remove.
+            allowed: Vec<String>,
+        }
     }
 
     /// `kick`: removes a participant.
     Kick("kick") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        id: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            id: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `moderate`: mutes or unmutes one stream of a publisher.
     Moderate("moderate") -> Done {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        id: Id,
-        /// The stream's mid.
-        mid: String,
-        /// Mute (true) or unmute (false).
-        mute: bool;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            id: Id,
+            /// The stream's mid.
+            mid: String,
+            /// Mute (true) or unmute (false).
+            mute: bool,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `listparticipants`: who is in a room.
     ListParticipants("listparticipants") -> Participants {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `enable_recording`: starts or stops recording every publisher of a room.
     EnableRecording("enable_recording") -> RecordingState {
-        /// The room.
-        room: Id,
-        /// Record or not.
-        record: bool;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// Record or not.
+            record: bool,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `rtp_forward`: forwards a publisher's streams over plain RTP.
     RtpForward("rtp_forward") -> RtpForwarded {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        publisher_id: Id,
-        /// Where to send by default.
-        host: String;
-        /// The room's secret.
-        secret: String,
-        /// `ipv4` or `ipv6`.
-        host_family: String,
-        /// What to forward where.
-        streams: Vec<ForwardStream>,
-        /// SRTP suite (32 or 80).
-        srtp_suite: u32,
-        /// SRTP key, base64.
-        srtp_crypto: String,
-        /// The plugin's admin key, when forwarding requires it.
-        admin_key: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            publisher_id: Id,
+            /// Where to send by default.
+            host: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// `ipv4` or `ipv6`.
+            host_family: String,
+            /// What to forward where.
+            streams: Vec<ForwardStream>,
+            /// SRTP suite (32 or 80).
+            srtp_suite: u32,
+            /// SRTP key, base64.
+            srtp_crypto: String,
+            /// The plugin's admin key, when forwarding requires it.
+            admin_key: String,
+        }
     }
 
     /// `stop_rtp_forward`: stops one forwarder.
     StopRtpForward("stop_rtp_forward") -> RtpForwardStopped {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        publisher_id: Id,
-        /// The forwarder.
-        stream_id: u64;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            publisher_id: Id,
+            /// The forwarder.
+            stream_id: u64,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `listforwarders`: the forwarders of a room.
     ListForwarders("listforwarders") -> Forwarders {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `configure`: changes a publisher's or subscriber's settings, or (with a JSEP)
     /// renegotiates. The answer may carry Janus' JSEP.
-    Configure("configure") + jsep -> Configured, via decode_with_jsep {
-        ;
-        /// Publisher: bitrate cap, in bits per second.
-        bitrate: u64,
-        /// Publisher: ask for a keyframe.
-        keyframe: bool,
-        /// Publisher: record.
-        record: bool,
-        /// Publisher: base name of the recording.
-        filename: String,
-        /// Publisher: new display name.
-        display: String,
-        /// Publisher: packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Publisher: average audio level threshold.
-        audio_level_average: u32,
-        /// Per-stream settings.
-        streams: Vec<StreamSettings>,
-        /// Publisher: stream descriptions.
-        descriptions: Vec<StreamDescription>,
-        /// Subscriber: ask for an ICE restart (a new offer).
-        restart: bool,
+    Configure("configure") -> Configured, via decode_with_jsep {
+        optional {
+            /// Publisher: bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Publisher: ask for a keyframe.
+            keyframe: bool,
+            /// Publisher: record.
+            record: bool,
+            /// Publisher: base name of the recording.
+            filename: String,
+            /// Publisher: new display name.
+            display: String,
+            /// Publisher: packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Publisher: average audio level threshold.
+            audio_level_average: u32,
+            /// Per-stream settings.
+            streams: Vec<StreamSettings>,
+            /// Publisher: stream descriptions.
+            descriptions: Vec<StreamDescription>,
+            /// Subscriber: ask for an ICE restart (a new offer).
+            restart: bool,
+        }
+        jsep: optional,
     }
 
     /// `publish`: starts publishing (send the offer with it).
-    Publish("publish") + jsep -> Configured, via decode_with_jsep {
-        ;
-        /// Preferred audio codec.
-        audiocodec: String,
-        /// Preferred video codec.
-        videocodec: String,
-        /// Bitrate cap, in bits per second.
-        bitrate: u64,
-        /// Record.
-        record: bool,
-        /// Base name of the recording.
-        filename: String,
-        /// New display name.
-        display: String,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Average audio level threshold.
-        audio_level_average: u32,
-        /// Stream descriptions.
-        descriptions: Vec<StreamDescription>,
+    Publish("publish") -> Configured, via decode_with_jsep {
+        optional {
+            /// Preferred audio codec.
+            audiocodec: String,
+            /// Preferred video codec.
+            videocodec: String,
+            /// Bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Record.
+            record: bool,
+            /// Base name of the recording.
+            filename: String,
+            /// New display name.
+            display: String,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Average audio level threshold.
+            audio_level_average: u32,
+            /// Stream descriptions.
+            descriptions: Vec<StreamDescription>,
+        }
+        jsep: optional,
     }
 
     /// `unpublish`: stops publishing (the handle stays in the room).
@@ -351,7 +396,7 @@ requests! {
     Leave("leave") -> Done {}
 
     /// `start`: a subscriber sends its JSEP answer (`Start::new().with_jsep(answer)`).
-    Start("start") + jsep -> Done {}
+    Start("start") -> Done { jsep: optional }
 
     /// `pause`: a subscriber pauses delivery.
     Pause("pause") -> Done {}
@@ -359,29 +404,36 @@ requests! {
     /// `switch`: a subscriber changes the sources of some of its streams, without
     /// renegotiating.
     Switch("switch") -> Switched {
-        /// The changes.
-        streams: Vec<SwitchStream>,
+        required {
+            /// The changes.
+            streams: Vec<SwitchStream>,
+        }
     }
 
     /// `update`: a subscriber adds and removes streams at once (one renegotiation).
     Update("update") -> Updated, via decode_with_jsep {
-        ;
-        /// Streams to add.
-        subscribe: Vec<SubscribeStream>,
-        /// Streams to remove.
-        unsubscribe: Vec<UnsubscribeStream>,
+        optional {
+            /// Streams to add.
+            subscribe: Vec<SubscribeStream>,
+            /// Streams to remove.
+            unsubscribe: Vec<UnsubscribeStream>,
+        }
     }
 
     /// `subscribe`: a subscriber adds streams (Janus sends a new offer).
     Subscribe("subscribe") -> Updated, via decode_with_jsep {
-        /// Streams to add.
-        streams: Vec<SubscribeStream>,
+        required {
+            /// Streams to add.
+            streams: Vec<SubscribeStream>,
+        }
     }
 
     /// `unsubscribe`: a subscriber removes streams (Janus sends a new offer).
     Unsubscribe("unsubscribe") -> Updated, via decode_with_jsep {
-        /// Streams to remove.
-        streams: Vec<UnsubscribeStream>,
+        required {
+            /// Streams to remove.
+            streams: Vec<UnsubscribeStream>,
+        }
     }
 }
 
