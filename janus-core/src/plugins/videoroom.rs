@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    decode_with_jsep, from_value, AllowedAction, AllowedList, Done, Id, Plugin, PluginRequest,
-    RecordingState, RoomExists, RoomResult,
+    decode_with_jsep, from_value, AllowedAction, AllowedList, Done, Id, Plugin, RecordingState,
+    RoomExists, RoomResult,
 };
-use crate::{Error, Jsep, PluginResponse};
+use crate::Jsep;
 
 /// The VideoRoom plugin.
 #[derive(Clone, Copy, Debug)]
@@ -336,6 +336,90 @@ requests! {
         }
     }
 
+    /// `join` as a publisher (without media; send [`Publish`] later, or use
+    /// [`JoinAndConfigure`]). Answered with [`Joined`].
+    JoinPublisher("join") -> Joined, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Publisher`].
+            ptype: Ptype = Ptype::Publisher,
+        }
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use (Janus picks one if unset).
+            id: Id,
+            /// The display name.
+            display: String,
+            /// The room's PIN.
+            pin: String,
+            /// A token from the room's allowed list.
+            token: String,
+        }
+    }
+
+    /// `joinandconfigure`: joins as a publisher and publishes at once (send the offer with
+    /// it, as the last argument of `new`). Answered with [`Joined`], carrying Janus' answer.
+    JoinAndConfigure("joinandconfigure") -> Joined, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Publisher`].
+            ptype: Ptype = Ptype::Publisher,
+        }
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use (Janus picks one if unset).
+            id: Id,
+            /// The display name.
+            display: String,
+            /// The room's PIN.
+            pin: String,
+            /// A token from the room's allowed list.
+            token: String,
+            /// Bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Record.
+            record: bool,
+            /// Base name of the recording.
+            filename: String,
+            /// Preferred audio codec.
+            audiocodec: String,
+            /// Preferred video codec.
+            videocodec: String,
+            /// Stream descriptions.
+            descriptions: Vec<StreamDescription>,
+        }
+        jsep: required,
+    }
+
+    /// `join` as a subscriber. Answered with [`Attached`], carrying Janus' offer.
+    JoinSubscriber("join") -> Attached, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Subscriber`].
+            ptype: Ptype = Ptype::Subscriber,
+        }
+        required {
+            /// The room.
+            room: Id,
+            /// What to subscribe to (left off the wire when empty).
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            streams: Vec<SubscribeStream>,
+        }
+        optional {
+            /// The `private_id` of this user's publisher (rooms with `require_pvtid`).
+            private_id: u64,
+            /// Use the publishers' msid in the offer.
+            use_msid: bool,
+            /// Renegotiate by itself when a subscribed publisher leaves or changes.
+            autoupdate: bool,
+            /// The room's PIN.
+            pin: String,
+        }
+    }
+
     /// `configure`: changes a publisher's or subscriber's settings, or (with a JSEP)
     /// renegotiates. The answer may carry Janus' JSEP.
     Configure("configure") -> Configured, via decode_with_jsep {
@@ -446,184 +530,6 @@ pub enum Ptype {
     Publisher,
     /// Joins as a subscriber.
     Subscriber,
-}
-
-/// `join` as a publisher (without media; send [`Publish`] later, or use
-/// [`JoinAndConfigure`]). Answered with [`Joined`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "join")]
-pub struct JoinPublisher {
-    /// Always [`Ptype::Publisher`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// The participant id to use (Janus picks one if unset).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Id>,
-    /// The display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// A token from the room's allowed list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl JoinPublisher {
-    /// Joins `room`.
-    pub fn new(room: impl Into<Id>) -> Self {
-        JoinPublisher {
-            ptype: Ptype::Publisher,
-            room: room.into(),
-            id: None,
-            display: None,
-            pin: None,
-            token: None,
-            extra: Map::new(),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinPublisher {
-    type Response = Joined;
-    fn decode(response: PluginResponse) -> Result<Joined, Error> {
-        decode_with_jsep(response)
-    }
-}
-
-/// `joinandconfigure`: joins as a publisher and publishes at once (send the offer with
-/// it). Answered with [`Joined`], carrying Janus' answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "joinandconfigure")]
-pub struct JoinAndConfigure {
-    /// Always [`Ptype::Publisher`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// The participant id to use (Janus picks one if unset).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Id>,
-    /// The display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// A token from the room's allowed list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Bitrate cap, in bits per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<u64>,
-    /// Record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<bool>,
-    /// Base name of the recording.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
-    /// Preferred audio codec.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audiocodec: Option<String>,
-    /// Preferred video codec.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub videocodec: Option<String>,
-    /// Stream descriptions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub descriptions: Option<Vec<StreamDescription>>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The JSEP offer.
-    #[serde(skip)]
-    pub jsep: Option<Jsep>,
-}
-
-impl JoinAndConfigure {
-    /// Joins `room` and publishes `offer`.
-    pub fn new(room: impl Into<Id>, offer: Jsep) -> Self {
-        JoinAndConfigure {
-            ptype: Ptype::Publisher,
-            room: room.into(),
-            id: None,
-            display: None,
-            pin: None,
-            token: None,
-            bitrate: None,
-            record: None,
-            filename: None,
-            audiocodec: None,
-            videocodec: None,
-            descriptions: None,
-            extra: Map::new(),
-            jsep: Some(offer),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinAndConfigure {
-    type Response = Joined;
-    fn jsep(&self) -> Option<&Jsep> {
-        self.jsep.as_ref()
-    }
-    fn decode(response: PluginResponse) -> Result<Joined, Error> {
-        decode_with_jsep(response)
-    }
-}
-
-/// `join` as a subscriber. Answered with [`Attached`], carrying Janus' offer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "join")]
-pub struct JoinSubscriber {
-    /// Always [`Ptype::Subscriber`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// What to subscribe to.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub streams: Vec<SubscribeStream>,
-    /// The `private_id` of this user's publisher (rooms with `require_pvtid`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_id: Option<u64>,
-    /// Use the publishers' msid in the offer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub use_msid: Option<bool>,
-    /// Renegotiate by itself when a subscribed publisher leaves or changes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub autoupdate: Option<bool>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl JoinSubscriber {
-    /// Subscribes to `streams` in `room`.
-    pub fn new(room: impl Into<Id>, streams: impl Into<Vec<SubscribeStream>>) -> Self {
-        JoinSubscriber {
-            ptype: Ptype::Subscriber,
-            room: room.into(),
-            streams: streams.into(),
-            private_id: None,
-            use_msid: None,
-            autoupdate: None,
-            pin: None,
-            extra: Map::new(),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinSubscriber {
-    type Response = Attached;
-    fn decode(response: PluginResponse) -> Result<Attached, Error> {
-        decode_with_jsep(response)
-    }
 }
 
 /// One stream of an [`RtpForward`].
@@ -1283,6 +1189,8 @@ event_deserialize!(Event);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::PluginRequest;
+    use crate::PluginResponse;
     use serde_json::json;
 
     fn decode<R: PluginRequest<VideoRoom>>(data: Value, jsep: Option<Jsep>) -> R::Response {
