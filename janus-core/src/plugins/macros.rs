@@ -21,7 +21,6 @@
 ///             /// The display name.
 ///             display: String,
 ///         }
-///         jsep: optional,
 ///     }
 /// }
 /// ```
@@ -36,15 +35,16 @@
 ///
 /// - `fixed { field: Type = value, .. }`: a `pub field: Type` that `new` sets to `value`;
 ///   it is the same for every request of this kind (the `"ptype": "publisher"` of a
-///   publisher's `join`). Always sent.
+///   publisher's `join`). Always sent. It stays a public field, typed (`Ptype`, not a
+///   string), as the structs written by hand had it.
 /// - `required { field: Type, .. }`: a `pub field: Type`, an argument of `new` (in table
 ///   order; it accepts anything that is [`IntoField<Type>`](crate::plugins::IntoField)).
 ///   Always sent.
 /// - `optional { field: Type, .. }`: a `pub field: Option<Type>`, `None` from `new`, left off
 ///   the wire when `None`.
 /// - `jsep: optional` or `jsep: required`: a `pub jsep: Option<Jsep>`, sent beside the body
-///   (not in it). `optional` gives a `with_jsep` method; `required` makes the JSEP the last
-///   argument of `new`.
+///   (not in it). `optional` gives a `with_jsep` method (videoroom's `Start`); `required`
+///   makes the JSEP the last argument of `new` (videoroom's `JoinAndConfigure`).
 ///
 /// Fields take doc comments and other attributes (`#[serde(...)]`). Every struct also gets
 /// `pub extra: Map<String, Value>` (fields this library does not model, sent as they are),
@@ -57,11 +57,9 @@
 ///     pub room: Id,
 ///     pub display: Option<String>,
 ///     pub extra: Map<String, Value>,
-///     pub jsep: Option<Jsep>,
 /// }
 /// impl JoinPublisher {
 ///     pub fn new(room: impl IntoField<Id>) -> Self;
-///     pub fn with_jsep(self, jsep: Jsep) -> Self;
 /// }
 /// impl PluginRequest<VideoRoom> for JoinPublisher { type Response = Joined; .. }
 ///
