@@ -68,105 +68,120 @@ requests! {
 
     /// `create`: creates a room (with `room` unset, Janus picks the id).
     Create("create") -> RoomResult {
-        ;
-        /// The room id to use.
-        room: Id,
-        /// Save the room to the plugin's config file.
-        permanent: bool,
-        /// A description.
-        description: String,
-        /// The secret needed to edit or destroy the room.
-        secret: String,
-        /// The PIN needed to join.
-        pin: String,
-        /// Leave the room out of `list`.
-        is_private: bool,
-        /// Tokens allowed to join (turns the token check on).
-        allowed: Vec<String>,
-        /// Sampling rate of the mix (8000, 12000, 16000, 24000 or 48000).
-        sampling_rate: u32,
-        /// Stereo mix with spatial positions.
-        spatial_audio: bool,
-        /// Negotiate the audio level extension.
-        audiolevel_ext: bool,
-        /// Send talking events.
-        audiolevel_event: bool,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Average audio level threshold for talking events.
-        audio_level_average: u32,
-        /// Packets to buffer per participant.
-        default_prebuffering: u32,
-        /// Expected packet loss (percent) for Opus FEC.
-        default_expectedloss: u32,
-        /// Default Opus bitrate for participants.
-        default_bitrate: u64,
-        /// Record the mix.
-        record: bool,
-        /// File of the recording.
-        record_file: String,
-        /// Folder of the recording.
-        record_dir: String,
-        /// Also record each participant (`.mjr` files).
-        mjrs: bool,
-        /// Folder of the `.mjr` files.
-        mjrs_dir: String,
-        /// Allow plain-RTP participants.
-        allow_rtp_participants: bool,
-        /// Named groups of participants.
-        groups: Vec<String>,
-        /// The plugin's admin key, when it requires one to create rooms.
-        admin_key: String,
+        optional {
+            /// The room id to use.
+            room: Id,
+            /// Save the room to the plugin's config file.
+            permanent: bool,
+            /// A description.
+            description: String,
+            /// The secret needed to edit or destroy the room.
+            secret: String,
+            /// The PIN needed to join.
+            pin: String,
+            /// Leave the room out of `list`.
+            is_private: bool,
+            /// Tokens allowed to join (turns the token check on).
+            allowed: Vec<String>,
+            /// Sampling rate of the mix (8000, 12000, 16000, 24000 or 48000).
+            sampling_rate: u32,
+            /// Stereo mix with spatial positions.
+            spatial_audio: bool,
+            /// Negotiate the audio level extension.
+            audiolevel_ext: bool,
+            /// Send talking events.
+            audiolevel_event: bool,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Average audio level threshold for talking events.
+            audio_level_average: u32,
+            /// Packets to buffer per participant.
+            default_prebuffering: u32,
+            /// Expected packet loss (percent) for Opus FEC.
+            default_expectedloss: u32,
+            /// Default Opus bitrate for participants.
+            default_bitrate: u64,
+            /// Record the mix.
+            record: bool,
+            /// File of the recording.
+            record_file: String,
+            /// Folder of the recording.
+            record_dir: String,
+            /// Also record each participant (`.mjr` files).
+            mjrs: bool,
+            /// Folder of the `.mjr` files.
+            mjrs_dir: String,
+            /// Allow plain-RTP participants.
+            allow_rtp_participants: bool,
+            /// Named groups of participants.
+            groups: Vec<String>,
+            /// The plugin's admin key, when it requires one to create rooms.
+            admin_key: String,
+        }
     }
 
     /// `edit`: changes a room's properties.
     Edit("edit") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// New description.
-        new_description: String,
-        /// New secret.
-        new_secret: String,
-        /// New PIN.
-        new_pin: String,
-        /// New privacy.
-        new_is_private: bool,
-        /// New recording folder.
-        new_record_dir: String,
-        /// New `.mjr` folder.
-        new_mjrs_dir: String,
-        /// Save the change to the config file.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// New description.
+            new_description: String,
+            /// New secret.
+            new_secret: String,
+            /// New PIN.
+            new_pin: String,
+            /// New privacy.
+            new_is_private: bool,
+            /// New recording folder.
+            new_record_dir: String,
+            /// New `.mjr` folder.
+            new_mjrs_dir: String,
+            /// Save the change to the config file.
+            permanent: bool,
+        }
     }
 
     /// `destroy`: destroys a room; its participants get [`Event::Destroyed`].
     Destroy("destroy") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// Remove the room from the config file too.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// Remove the room from the config file too.
+            permanent: bool,
+        }
     }
 
     /// `exists`: whether a room exists.
     Exists("exists") -> RoomExists {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `allowed`: edits the list of tokens allowed to join.
     Allowed("allowed") -> AllowedList {
-        /// The room.
-        room: Id,
-        /// What to do.
-        action: AllowedAction;
-        /// The room's secret.
-        secret: String,
-        /// The tokens to add or remove.
-        allowed: Vec<String>,
+        required {
+            /// The room.
+            room: Id,
+            /// What to do.
+            action: AllowedAction,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// The tokens to add or remove.
+            allowed: Vec<String>,
+        }
     }
 
     /// `list`: the public rooms.
@@ -174,262 +189,327 @@ requests! {
 
     /// `listparticipants`: who is in a room.
     ListParticipants("listparticipants") -> Participants {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `mute`: mutes a participant.
     Mute("mute") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        id: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            id: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `unmute`: unmutes a participant.
     Unmute("unmute") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        id: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            id: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `mute_room`: mutes everyone.
     MuteRoom("mute_room") -> Done {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `unmute_room`: unmutes the room.
     UnmuteRoom("unmute_room") -> Done {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `kick`: removes a participant.
     Kick("kick") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        id: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            id: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `kick_all`: removes everyone.
     KickAll("kick_all") -> Done {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `enable_recording`: starts or stops recording the mix.
     EnableRecording("enable_recording") -> RecordingState {
-        /// The room.
-        room: Id,
-        /// Record or not.
-        record: bool;
-        /// The room's secret.
-        secret: String,
-        /// File of the recording.
-        record_file: String,
-        /// Folder of the recording.
-        record_dir: String,
+        required {
+            /// The room.
+            room: Id,
+            /// Record or not.
+            record: bool,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// File of the recording.
+            record_file: String,
+            /// Folder of the recording.
+            record_dir: String,
+        }
     }
 
     /// `play_file`: plays an Opus file into the room.
     PlayFile("play_file") -> FilePlaying {
-        /// The room.
-        room: Id,
-        /// The `.opus` file (on the server).
-        filename: String;
-        /// The room's secret.
-        secret: String,
-        /// An id for the announcement (Janus makes one if unset).
-        file_id: String,
-        /// Only to this group.
-        group: String,
-        /// Play in a loop.
-        #[serde(rename = "loop")]
-        repeat: bool,
+        required {
+            /// The room.
+            room: Id,
+            /// The `.opus` file (on the server).
+            filename: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// An id for the announcement (Janus makes one if unset).
+            file_id: String,
+            /// Only to this group.
+            group: String,
+            /// Play in a loop.
+            #[serde(rename = "loop")]
+            repeat: bool,
+        }
     }
 
     /// `is_playing`: whether an announcement is still playing.
     IsPlaying("is_playing") -> IsPlayingAnswer {
-        /// The room.
-        room: Id,
-        /// The announcement.
-        file_id: String;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The announcement.
+            file_id: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `stop_file`: stops an announcement.
     StopFile("stop_file") -> Done {
-        /// The room.
-        room: Id,
-        /// The announcement.
-        file_id: String;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The announcement.
+            file_id: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `rtp_forward`: forwards the mix over plain RTP.
     RtpForward("rtp_forward") -> RtpForwarded {
-        /// The room.
-        room: Id,
-        /// Where to send.
-        host: String,
-        /// The port.
-        port: u16;
-        /// The room's secret.
-        secret: String,
-        /// `ipv4` or `ipv6`.
-        host_family: String,
-        /// Only this group's mix.
-        group: String,
-        /// SSRC to use.
-        ssrc: u32,
-        /// `opus` (default), `pcma` or `pcmu`.
-        codec: String,
-        /// Payload type to use.
-        ptype: u8,
-        /// SRTP suite (32 or 80).
-        srtp_suite: u32,
-        /// SRTP key, base64.
-        srtp_crypto: String,
-        /// Forward even when nobody talks.
-        always_on: bool,
-        /// The plugin's admin key, when forwarding requires it.
-        admin_key: String,
+        required {
+            /// The room.
+            room: Id,
+            /// Where to send.
+            host: String,
+            /// The port.
+            port: u16,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// `ipv4` or `ipv6`.
+            host_family: String,
+            /// Only this group's mix.
+            group: String,
+            /// SSRC to use.
+            ssrc: u32,
+            /// `opus` (default), `pcma` or `pcmu`.
+            codec: String,
+            /// Payload type to use.
+            ptype: u8,
+            /// SRTP suite (32 or 80).
+            srtp_suite: u32,
+            /// SRTP key, base64.
+            srtp_crypto: String,
+            /// Forward even when nobody talks.
+            always_on: bool,
+            /// The plugin's admin key, when forwarding requires it.
+            admin_key: String,
+        }
     }
 
     /// `stop_rtp_forward`: stops a forwarder.
     StopRtpForward("stop_rtp_forward") -> RtpForwardStopped {
-        /// The room.
-        room: Id,
-        /// The forwarder.
-        stream_id: u64;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The forwarder.
+            stream_id: u64,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `listforwarders`: the forwarders of a room.
     ListForwarders("listforwarders") -> Forwarders {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `join`: joins a room (with or without a JSEP offer).
-    Join("join") + jsep -> Joined, via decode_with_jsep {
-        /// The room.
-        room: Id;
-        /// The participant id to use (Janus picks one if unset).
-        id: Id,
-        /// The group to join.
-        group: String,
-        /// The room's PIN.
-        pin: String,
-        /// The display name.
-        display: String,
-        /// A token from the room's allowed list.
-        token: String,
-        /// Join muted.
-        muted: bool,
-        /// `opus` (default), `pcma` or `pcmu`.
-        codec: String,
-        /// Opus bitrate.
-        bitrate: u64,
-        /// Opus encoder complexity (1–10).
-        quality: u8,
-        /// Expected packet loss (percent) for Opus FEC.
-        expected_loss: u8,
-        /// Volume (percent, 100 is unchanged).
-        volume: u32,
-        /// Stereo position (0 left – 100 right) in spatial rooms.
-        spatial_position: u8,
-        /// The room's secret (for admin participants).
-        secret: String,
-        /// Average audio level threshold.
-        audio_level_average: u32,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Record this participant.
-        record: bool,
-        /// Base name of that recording.
-        filename: String,
-        /// Ask Janus for an offer instead of sending one.
-        generate_offer: bool,
+    Join("join") -> Joined, via decode_with_jsep {
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use (Janus picks one if unset).
+            id: Id,
+            /// The group to join.
+            group: String,
+            /// The room's PIN.
+            pin: String,
+            /// The display name.
+            display: String,
+            /// A token from the room's allowed list.
+            token: String,
+            /// Join muted.
+            muted: bool,
+            /// `opus` (default), `pcma` or `pcmu`.
+            codec: String,
+            /// Opus bitrate.
+            bitrate: u64,
+            /// Opus encoder complexity (1–10).
+            quality: u8,
+            /// Expected packet loss (percent) for Opus FEC.
+            expected_loss: u8,
+            /// Volume (percent, 100 is unchanged).
+            volume: u32,
+            /// Stereo position (0 left – 100 right) in spatial rooms.
+            spatial_position: u8,
+            /// The room's secret (for admin participants).
+            secret: String,
+            /// Average audio level threshold.
+            audio_level_average: u32,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Record this participant.
+            record: bool,
+            /// Base name of that recording.
+            filename: String,
+            /// Ask Janus for an offer instead of sending one.
+            generate_offer: bool,
+        }
+        jsep: optional,
     }
 
     /// `configure`: changes this participant's settings, or sends a JSEP offer.
-    Configure("configure") + jsep -> Configured, via decode_with_jsep {
-        ;
-        /// Mute or unmute.
-        muted: bool,
-        /// New display name.
-        display: String,
-        /// Opus bitrate.
-        bitrate: u64,
-        /// Opus encoder complexity (1–10).
-        quality: u8,
-        /// Expected packet loss (percent).
-        expected_loss: u8,
-        /// Volume (percent).
-        volume: u32,
-        /// Stereo position (0–100).
-        spatial_position: u8,
-        /// Record this participant.
-        record: bool,
-        /// Base name of that recording.
-        filename: String,
-        /// Packets to buffer.
-        prebuffer: u32,
-        /// Move to this group.
-        group: String,
-        /// Ask for a new offer (ICE restart).
-        update: bool,
+    Configure("configure") -> Configured, via decode_with_jsep {
+        optional {
+            /// Mute or unmute.
+            muted: bool,
+            /// New display name.
+            display: String,
+            /// Opus bitrate.
+            bitrate: u64,
+            /// Opus encoder complexity (1–10).
+            quality: u8,
+            /// Expected packet loss (percent).
+            expected_loss: u8,
+            /// Volume (percent).
+            volume: u32,
+            /// Stereo position (0–100).
+            spatial_position: u8,
+            /// Record this participant.
+            record: bool,
+            /// Base name of that recording.
+            filename: String,
+            /// Packets to buffer.
+            prebuffer: u32,
+            /// Move to this group.
+            group: String,
+            /// Ask for a new offer (ICE restart).
+            update: bool,
+        }
+        jsep: optional,
     }
 
     /// `changeroom`: moves to another room without renegotiating.
     ChangeRoom("changeroom") -> RoomChanged {
-        /// The new room.
-        room: Id;
-        /// The participant id to use there (a new random one if unset).
-        id: Id,
-        /// The group to join.
-        group: String,
-        /// The display name.
-        display: String,
-        /// A token from the room's allowed list.
-        token: String,
-        /// Join muted.
-        muted: bool,
-        /// The room's PIN.
-        pin: String,
-        /// The room's secret.
-        secret: String,
-        /// Opus bitrate.
-        bitrate: u64,
-        /// Opus encoder complexity.
-        quality: u8,
-        /// Expected packet loss (percent).
-        expected_loss: u8,
-        /// Volume (percent).
-        volume: u32,
-        /// Stereo position (0–100).
-        spatial_position: u8,
+        required {
+            /// The new room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use there (a new random one if unset).
+            id: Id,
+            /// The group to join.
+            group: String,
+            /// The display name.
+            display: String,
+            /// A token from the room's allowed list.
+            token: String,
+            /// Join muted.
+            muted: bool,
+            /// The room's PIN.
+            pin: String,
+            /// The room's secret.
+            secret: String,
+            /// Opus bitrate.
+            bitrate: u64,
+            /// Opus encoder complexity.
+            quality: u8,
+            /// Expected packet loss (percent).
+            expected_loss: u8,
+            /// Volume (percent).
+            volume: u32,
+            /// Stereo position (0–100).
+            spatial_position: u8,
+        }
     }
 
     /// `leave`: leaves the room.

@@ -22,11 +22,11 @@
 //! # Ok(()) }
 //! ```
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde_json::Value;
 
-use super::{decode_with_jsep, from_value, Plugin, PluginRequest};
-use crate::{Error, Jsep, PluginResponse};
+use super::{decode_with_jsep, from_value, Plugin};
+use crate::Jsep;
 
 /// The EchoTest plugin.
 #[derive(Clone, Copy, Debug)]
@@ -52,80 +52,47 @@ pub mod errors {
     pub const INVALID_SDP: i64 = 414;
 }
 
-/// The EchoTest's one request: (re)configures the echo. Every field is optional; Janus
-/// needs at least one. Send the first one with the JSEP offer ([`with_jsep`](Self::with_jsep)).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Configure {
-    /// Echo audio back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audio: Option<bool>,
-    /// Echo video back.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub video: Option<bool>,
-    /// Bitrate cap (REMB), in bits per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<u64>,
-    /// Start or stop recording.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<bool>,
-    /// Base name of the recording files.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
-    /// Simulcast substream to send back (0–2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub substream: Option<u8>,
-    /// Simulcast temporal layer to send back (0–2).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temporal: Option<u8>,
-    /// Simulcast fallback: microseconds without packets before going to a lower substream.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fallback: Option<u64>,
-    /// Audio codec to negotiate (`opus`, `pcmu`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audiocodec: Option<String>,
-    /// Video codec to negotiate (`vp8`, `h264`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub videocodec: Option<String>,
-    /// Codec profile (VP9 `profile-id` or H.264 `profile-level-id`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub videoprofile: Option<String>,
-    /// Negotiate Opus RED.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub opusred: Option<bool>,
-    /// Minimum playout delay (playout-delay extension), in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_delay: Option<i64>,
-    /// Maximum playout delay (playout-delay extension), in milliseconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_delay: Option<i64>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The JSEP offer (or answer) sent with the request.
-    #[serde(skip)]
-    pub jsep: Option<Jsep>,
-}
+requests! {
+    plugin = EchoTest;
 
-impl Configure {
-    /// An empty request (Janus rejects it with 413 unless a field is set).
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the JSEP sent with the request.
-    pub fn with_jsep(mut self, jsep: Jsep) -> Self {
-        self.jsep = Some(jsep);
-        self
-    }
-}
-
-impl PluginRequest<EchoTest> for Configure {
-    type Response = EchoResult;
-    fn jsep(&self) -> Option<&Jsep> {
-        self.jsep.as_ref()
-    }
-    fn decode(response: PluginResponse) -> Result<EchoResult, Error> {
-        decode_with_jsep(response)
+    /// The EchoTest's one request: (re)configures the echo. Every field is optional; Janus
+    /// needs at least one (an empty request fails with 413). Send the first one with the
+    /// JSEP offer ([`with_jsep`](Self::with_jsep)).
+    //
+    // `Configure()`: the echotest reads the body's fields without a `request` name.
+    Configure() -> EchoResult, via decode_with_jsep {
+        optional {
+            /// Echo audio back.
+            audio: bool,
+            /// Echo video back.
+            video: bool,
+            /// Bitrate cap (REMB), in bits per second.
+            bitrate: u64,
+            /// Start or stop recording.
+            record: bool,
+            /// Base name of the recording files.
+            filename: String,
+            /// Simulcast substream to send back (0–2).
+            substream: u8,
+            /// Simulcast temporal layer to send back (0–2).
+            temporal: u8,
+            /// Simulcast fallback: microseconds without packets before going to a lower
+            /// substream.
+            fallback: u64,
+            /// Audio codec to negotiate (`opus`, `pcmu`, ...).
+            audiocodec: String,
+            /// Video codec to negotiate (`vp8`, `h264`, ...).
+            videocodec: String,
+            /// Codec profile (VP9 `profile-id` or H.264 `profile-level-id`).
+            videoprofile: String,
+            /// Negotiate Opus RED.
+            opusred: bool,
+            /// Minimum playout delay (playout-delay extension), in milliseconds.
+            min_delay: i64,
+            /// Maximum playout delay (playout-delay extension), in milliseconds.
+            max_delay: i64,
+        }
+        jsep: optional,
     }
 }
 
@@ -194,6 +161,8 @@ event_deserialize!(Event);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::PluginRequest;
+    use crate::PluginResponse;
     use serde_json::json;
 
     #[test]
@@ -235,6 +204,41 @@ mod tests {
                 .len(),
             14
         );
+    }
+
+    /// `configure` on the wire, every field set: the JSON content (fields and values) the
+    /// table-generated struct must keep. The body has no `request` field.
+    #[test]
+    fn configure_on_the_wire() {
+        let mut all = Configure {
+            audio: Some(true),
+            video: Some(false),
+            bitrate: Some(1),
+            record: Some(true),
+            filename: Some("/tmp/x".into()),
+            substream: Some(2),
+            temporal: Some(1),
+            fallback: Some(500_000),
+            audiocodec: Some("opus".into()),
+            videocodec: Some("vp8".into()),
+            videoprofile: Some("0".into()),
+            opusred: Some(true),
+            min_delay: Some(0),
+            max_delay: Some(100),
+            ..Configure::new()
+        }
+        .with_jsep(Jsep::answer("v=0"));
+        all.extra.insert("future".into(), json!("x"));
+        assert_eq!(
+            serde_json::to_value(&all).unwrap(),
+            json!({"audio": true, "video": false, "bitrate": 1, "record": true,
+                   "filename": "/tmp/x", "substream": 2, "temporal": 1, "fallback": 500000,
+                   "audiocodec": "opus", "videocodec": "vp8", "videoprofile": "0",
+                   "opusred": true, "min_delay": 0, "max_delay": 100, "future": "x"})
+        );
+        assert_eq!(all.jsep().unwrap(), &Jsep::answer("v=0"));
+        assert_eq!(Configure::default(), Configure::new());
+        assert!(Configure::new().jsep().is_none());
     }
 
     #[test]

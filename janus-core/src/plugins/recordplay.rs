@@ -59,37 +59,46 @@ requests! {
 
     /// `record`: starts recording (send the offer with it); the answer carries Janus'
     /// answer and the recording's id.
-    Record("record") + jsep -> Status, via decode_result_with_jsep {
-        /// The recording's name.
-        name: String;
-        /// Base name of the files.
-        filename: String,
-        /// The id to use (Janus picks one if unset).
-        id: u64,
-        /// Preferred audio codec.
-        audiocodec: String,
-        /// Preferred video codec.
-        videocodec: String,
-        /// Video codec profile.
-        videoprofile: String,
-        /// Negotiate Opus RED.
-        opusred: bool,
-        /// Record data channels as text (true) or binary.
-        textdata: bool,
-        /// Renegotiation of an ongoing recording.
-        update: bool,
+    Record("record") -> Status, via decode_result_with_jsep {
+        required {
+            /// The recording's name.
+            name: String,
+        }
+        optional {
+            /// Base name of the files.
+            filename: String,
+            /// The id to use (Janus picks one if unset).
+            id: u64,
+            /// Preferred audio codec.
+            audiocodec: String,
+            /// Preferred video codec.
+            videocodec: String,
+            /// Video codec profile.
+            videoprofile: String,
+            /// Negotiate Opus RED.
+            opusred: bool,
+            /// Record data channels as text (true) or binary.
+            textdata: bool,
+            /// Renegotiation of an ongoing recording.
+            update: bool,
+        }
+        jsep: optional,
     }
 
     /// `play`: asks to play a recording; the answer carries Janus' offer.
     Play("play") -> Status, via decode_result_with_jsep {
-        /// The recording.
-        id: u64;
-        /// Ask for a new offer (ICE restart).
-        restart: bool,
+        required {
+            /// The recording.
+            id: u64,
+        }
+        optional {
+            /// Ask for a new offer (ICE restart).
+            restart: bool,
+        }
     }
 
     /// `start`: sends the player's JSEP answer and starts the playout.
-    Start("start") + jsep -> Status, via decode_result {}
+    Start("start") -> Status, via decode_result { jsep: optional }
 
     /// `stop`: stops recording or playing.
     Stop("stop") -> Status, via decode_result {}

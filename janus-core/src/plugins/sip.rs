@@ -76,47 +76,51 @@ requests! {
     /// identity). Answered with [`Event::Registering`]; the outcome comes later as
     /// [`Event::Registered`] or [`Event::RegistrationFailed`].
     Register("register") -> Event {
-        /// The SIP URI (`sip:alice@example.com`).
-        username: String;
-        /// `guest` (no REGISTER) or `helper`.
-        #[serde(rename = "type")]
-        kind: String,
-        /// Send a REGISTER (default true).
-        send_register: bool,
-        /// Force UDP.
-        force_udp: bool,
-        /// Force TCP.
-        force_tcp: bool,
-        /// Use SIPS.
-        sips: bool,
-        /// RFC 2543 style CANCEL.
-        rfc2543_cancel: bool,
-        /// The password.
-        secret: String,
-        /// The HA1 digest instead of the password.
-        ha1_secret: String,
-        /// The user name to authenticate with, if not the URI's.
-        authuser: String,
-        /// The display name.
-        display_name: String,
-        /// The User-Agent header.
-        user_agent: String,
-        /// The registrar/proxy (`sip:example.com:5060`).
-        proxy: String,
-        /// An outbound proxy.
-        outbound_proxy: String,
-        /// Extra headers for the REGISTER.
-        headers: Map<String, Value>,
-        /// Extra Contact parameters.
-        contact_params: Map<String, Value>,
-        /// Prefixes of incoming headers to pass to the application.
-        incoming_header_prefixes: Vec<String>,
-        /// Refresh an existing registration.
-        refresh: bool,
-        /// The master handle's id (helper handles).
-        master_id: u64,
-        /// Registration expiry, in seconds.
-        register_ttl: u32,
+        required {
+            /// The SIP URI (`sip:alice@example.com`).
+            username: String,
+        }
+        optional {
+            /// `guest` (no REGISTER) or `helper`.
+            #[serde(rename = "type")]
+            kind: String,
+            /// Send a REGISTER (default true).
+            send_register: bool,
+            /// Force UDP.
+            force_udp: bool,
+            /// Force TCP.
+            force_tcp: bool,
+            /// Use SIPS.
+            sips: bool,
+            /// RFC 2543 style CANCEL.
+            rfc2543_cancel: bool,
+            /// The password.
+            secret: String,
+            /// The HA1 digest instead of the password.
+            ha1_secret: String,
+            /// The user name to authenticate with, if not the URI's.
+            authuser: String,
+            /// The display name.
+            display_name: String,
+            /// The User-Agent header.
+            user_agent: String,
+            /// The registrar/proxy (`sip:example.com:5060`).
+            proxy: String,
+            /// An outbound proxy.
+            outbound_proxy: String,
+            /// Extra headers for the REGISTER.
+            headers: Map<String, Value>,
+            /// Extra Contact parameters.
+            contact_params: Map<String, Value>,
+            /// Prefixes of incoming headers to pass to the application.
+            incoming_header_prefixes: Vec<String>,
+            /// Refresh an existing registration.
+            refresh: bool,
+            /// The master handle's id (helper handles).
+            master_id: u64,
+            /// Registration expiry, in seconds.
+            register_ttl: u32,
+        }
     }
 
     /// `unregister`: unregisters; answered with [`Event::Unregistering`].
@@ -124,65 +128,75 @@ requests! {
 
     /// `call`: calls a SIP URI (send the offer with it); answered with
     /// [`Event::Calling`].
-    Call("call") + jsep -> Event {
-        /// Who to call.
-        uri: String;
-        /// The Call-ID to use.
-        call_id: String,
-        /// Extra headers for the INVITE.
-        headers: Map<String, Value>,
-        /// Accept re-INVITEs by itself.
-        autoaccept_reinvites: bool,
-        /// `sdes_optional` or `sdes_mandatory`.
-        srtp: String,
-        /// SRTP profile.
-        srtp_profile: String,
-        /// The password (for guest registrations).
-        secret: String,
-        /// The HA1 digest (for guest registrations).
-        ha1_secret: String,
-        /// The user name to authenticate with.
-        authuser: String,
-        /// The REFER this call follows (transfers).
-        refer_id: u64,
+    Call("call") -> Event {
+        required {
+            /// Who to call.
+            uri: String,
+        }
+        optional {
+            /// The Call-ID to use.
+            call_id: String,
+            /// Extra headers for the INVITE.
+            headers: Map<String, Value>,
+            /// Accept re-INVITEs by itself.
+            autoaccept_reinvites: bool,
+            /// `sdes_optional` or `sdes_mandatory`.
+            srtp: String,
+            /// SRTP profile.
+            srtp_profile: String,
+            /// The password (for guest registrations).
+            secret: String,
+            /// The HA1 digest (for guest registrations).
+            ha1_secret: String,
+            /// The user name to authenticate with.
+            authuser: String,
+            /// The REFER this call follows (transfers).
+            refer_id: u64,
+        }
+        jsep: optional,
     }
 
     /// `accept`: accepts the incoming call (send the answer with it); answered with
     /// [`Event::Accepting`].
-    Accept("accept") + jsep -> Event {
-        ;
-        /// `sdes_optional` or `sdes_mandatory`.
-        srtp: String,
-        /// Extra headers for the 200 OK.
-        headers: Map<String, Value>,
-        /// Accept re-INVITEs by itself.
-        autoaccept_reinvites: bool,
+    Accept("accept") -> Event {
+        optional {
+            /// `sdes_optional` or `sdes_mandatory`.
+            srtp: String,
+            /// Extra headers for the 200 OK.
+            headers: Map<String, Value>,
+            /// Accept re-INVITEs by itself.
+            autoaccept_reinvites: bool,
+        }
+        jsep: optional,
     }
 
     /// `decline`: declines the incoming call; answered with [`Event::Declining`].
     Decline("decline") -> Event {
-        ;
-        /// The SIP code (default 486 Busy Here).
-        code: u16,
-        /// Extra headers.
-        headers: Map<String, Value>,
-        /// The REFER to decline.
-        refer_id: u64,
+        optional {
+            /// The SIP code (default 486 Busy Here).
+            code: u16,
+            /// Extra headers.
+            headers: Map<String, Value>,
+            /// The REFER to decline.
+            refer_id: u64,
+        }
     }
 
     /// `hangup`: ends the call; answered with [`Event::HangingUp`], then
     /// [`Event::HangUp`] in the stream.
     Hangup("hangup") -> Event {
-        ;
-        /// Extra headers for the BYE.
-        headers: Map<String, Value>,
+        optional {
+            /// Extra headers for the BYE.
+            headers: Map<String, Value>,
+        }
     }
 
     /// `hold`: puts the call on hold.
     Hold("hold") -> Event {
-        ;
-        /// `sendonly` (default), `recvonly` or `inactive`.
-        direction: String,
+        optional {
+            /// `sendonly` (default), `recvonly` or `inactive`.
+            direction: String,
+        }
     }
 
     /// `unhold`: resumes the call.
@@ -190,33 +204,45 @@ requests! {
 
     /// `message`: sends a SIP MESSAGE (in the call, or to `uri`).
     Message("message") -> Event {
-        /// The text.
-        content: String;
-        /// Its content type (default `text/plain`).
-        content_type: String,
-        /// Out of a call: the recipient.
-        uri: String,
-        /// Extra headers.
-        headers: Map<String, Value>,
+        required {
+            /// The text.
+            content: String,
+        }
+        optional {
+            /// Its content type (default `text/plain`).
+            content_type: String,
+            /// Out of a call: the recipient.
+            uri: String,
+            /// Extra headers.
+            headers: Map<String, Value>,
+        }
     }
 
     /// `info`: sends a SIP INFO in the call.
     Info("info") -> Event {
-        /// Its content type.
-        #[serde(rename = "type")]
-        kind: String,
-        /// Its content.
-        content: String;
-        /// Extra headers.
-        headers: Map<String, Value>,
+        required {
+            /// Its content type.
+            #[serde(rename = "type")]
+            kind: String,
+            /// Its content.
+            content: String,
+        }
+        optional {
+            /// Extra headers.
+            headers: Map<String, Value>,
+        }
     }
 
     /// `dtmf_info`: sends a DTMF digit as SIP INFO.
     DtmfInfo("dtmf_info") -> Event {
-        /// The digit.
-        digit: String;
-        /// Its duration, in milliseconds.
-        duration: u32,
+        required {
+            /// The digit.
+            digit: String,
+        }
+        optional {
+            /// Its duration, in milliseconds.
+            duration: u32,
+        }
     }
 }
 

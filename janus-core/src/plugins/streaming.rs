@@ -102,112 +102,136 @@ requests! {
 
     /// `info`: one mountpoint's details (more of them with the secret).
     Info("info") -> Mountpoint, via decode_info {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret (shows ports, secret, viewers, ...).
-        secret: String,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret (shows ports, secret, viewers, ...).
+            secret: String,
+        }
     }
 
     /// `create`: creates a mountpoint. For an RTP one, list its streams in `media`
     /// (port 0 lets Janus pick a free port; the answer says which).
     Create("create") -> MountpointCreated {
-        /// The kind.
-        #[serde(rename = "type")]
-        kind: MountpointType;
-        /// The id to use (Janus picks one if unset).
-        id: Id,
-        /// A name.
-        name: String,
-        /// A description.
-        description: String,
-        /// Opaque metadata shown in `list` and `info`.
-        metadata: String,
-        /// Leave it out of `list`.
-        is_private: bool,
-        /// The secret needed to edit or destroy it.
-        secret: String,
-        /// The PIN needed to watch it.
-        pin: String,
-        /// Save it to the plugin's config file.
-        permanent: bool,
-        /// The plugin's admin key, when it requires one.
-        admin_key: String,
-        /// RTP: the streams.
-        media: Vec<MediaSource>,
-        /// RTP: SRTP suite (32 or 80).
-        srtpsuite: u32,
-        /// RTP: SRTP key, base64.
-        srtpcrypto: String,
-        /// RTP: the streams are end-to-end encrypted.
-        e2ee: bool,
-        /// RTP: negotiate the playout delay extension.
-        playoutdelay_ext: bool,
-        /// RTP: helper threads.
-        threads: u32,
-        /// live/ondemand: the file to play.
-        filename: String,
-        /// live/ondemand/rtsp: has audio.
-        audio: bool,
-        /// live/ondemand/rtsp: has video.
-        video: bool,
-        /// RTSP: the URL.
-        url: String,
-        /// RTSP: user name.
-        rtsp_user: String,
-        /// RTSP: password.
-        rtsp_pwd: String,
+        required {
+            /// The kind.
+            #[serde(rename = "type")]
+            kind: MountpointType,
+        }
+        optional {
+            /// The id to use (Janus picks one if unset).
+            id: Id,
+            /// A name.
+            name: String,
+            /// A description.
+            description: String,
+            /// Opaque metadata shown in `list` and `info`.
+            metadata: String,
+            /// Leave it out of `list`.
+            is_private: bool,
+            /// The secret needed to edit or destroy it.
+            secret: String,
+            /// The PIN needed to watch it.
+            pin: String,
+            /// Save it to the plugin's config file.
+            permanent: bool,
+            /// The plugin's admin key, when it requires one.
+            admin_key: String,
+            /// RTP: the streams.
+            media: Vec<MediaSource>,
+            /// RTP: SRTP suite (32 or 80).
+            srtpsuite: u32,
+            /// RTP: SRTP key, base64.
+            srtpcrypto: String,
+            /// RTP: the streams are end-to-end encrypted.
+            e2ee: bool,
+            /// RTP: negotiate the playout delay extension.
+            playoutdelay_ext: bool,
+            /// RTP: helper threads.
+            threads: u32,
+            /// live/ondemand: the file to play.
+            filename: String,
+            /// live/ondemand/rtsp: has audio.
+            audio: bool,
+            /// live/ondemand/rtsp: has video.
+            video: bool,
+            /// RTSP: the URL.
+            url: String,
+            /// RTSP: user name.
+            rtsp_user: String,
+            /// RTSP: password.
+            rtsp_pwd: String,
+        }
     }
 
     /// `edit`: changes a mountpoint's properties.
     Edit("edit") -> MountpointEdited {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret.
-        secret: String,
-        /// New description.
-        new_description: String,
-        /// New metadata.
-        new_metadata: String,
-        /// New secret.
-        new_secret: String,
-        /// New PIN.
-        new_pin: String,
-        /// New privacy.
-        new_is_private: bool,
-        /// Save the change to the config file.
-        permanent: bool,
-        /// Tell the viewers about the change.
-        edited_event: bool,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+            /// New description.
+            new_description: String,
+            /// New metadata.
+            new_metadata: String,
+            /// New secret.
+            new_secret: String,
+            /// New PIN.
+            new_pin: String,
+            /// New privacy.
+            new_is_private: bool,
+            /// Save the change to the config file.
+            permanent: bool,
+            /// Tell the viewers about the change.
+            edited_event: bool,
+        }
     }
 
     /// `destroy`: destroys a mountpoint.
     Destroy("destroy") -> MountpointDestroyed {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret.
-        secret: String,
-        /// Remove it from the config file too.
-        permanent: bool,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+            /// Remove it from the config file too.
+            permanent: bool,
+        }
     }
 
     /// `recording`: starts or stops recording a mountpoint.
     Recording("recording") -> Done {
-        /// The mountpoint.
-        id: Id,
-        /// Start or stop.
-        action: RecordingAction;
-        /// Its secret.
-        secret: String,
-        /// Which streams, and (to start) the file of each.
-        media: Vec<RecordingMedia>,
+        required {
+            /// The mountpoint.
+            id: Id,
+            /// Start or stop.
+            action: RecordingAction,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+            /// Which streams, and (to start) the file of each.
+            media: Vec<RecordingMedia>,
+        }
     }
 
     /// `enable`: lets viewers watch again.
     Enable("enable") -> Done {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret.
-        secret: String,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+        }
     }
 
     /// `disable`: stops the mountpoint for its viewers (it keeps receiving).
@@ -215,40 +239,52 @@ requests! {
     /// Janus 1.1.2 crashed here when `stop_recording` was left unset (true) on a
     /// mountpoint that was not recording: set it to `false` unless it records.
     Disable("disable") -> Done {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret.
-        secret: String,
-        /// Also stop its recordings (Janus' default: true).
-        stop_recording: bool,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+            /// Also stop its recordings (Janus' default: true).
+            stop_recording: bool,
+        }
     }
 
     /// `kick_all`: disconnects every viewer.
     KickAll("kick_all") -> Done {
-        /// The mountpoint.
-        id: Id;
-        /// Its secret.
-        secret: String,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its secret.
+            secret: String,
+        }
     }
 
     /// `watch`: asks to watch a mountpoint; the answer carries Janus' offer.
     Watch("watch") -> Status, via decode_result_with_jsep {
-        /// The mountpoint.
-        id: Id;
-        /// Its PIN.
-        pin: String,
-        /// Only these streams (mids).
-        media: Vec<String>,
-        /// Offer audio (deprecated by `media`).
-        offer_audio: bool,
-        /// Offer video (deprecated by `media`).
-        offer_video: bool,
-        /// Offer data (deprecated by `media`).
-        offer_data: bool,
+        required {
+            /// The mountpoint.
+            id: Id,
+        }
+        optional {
+            /// Its PIN.
+            pin: String,
+            /// Only these streams (mids).
+            media: Vec<String>,
+            /// Offer audio (deprecated by `media`).
+            offer_audio: bool,
+            /// Offer video (deprecated by `media`).
+            offer_video: bool,
+            /// Offer data (deprecated by `media`).
+            offer_data: bool,
+        }
     }
 
     /// `start`: sends the viewer's JSEP answer and starts delivery.
-    Start("start") + jsep -> Status, via decode_result {}
+    Start("start") -> Status, via decode_result { jsep: optional }
 
     /// `pause`: pauses delivery.
     Pause("pause") -> Status, via decode_result {}
@@ -262,21 +298,24 @@ requests! {
 
     /// `configure`: chooses what is relayed to this viewer.
     Configure("configure") -> Done {
-        ;
-        /// Per-stream settings.
-        streams: Vec<StreamSettings>,
-        /// Relay audio (deprecated by `streams`).
-        audio: bool,
-        /// Relay video (deprecated by `streams`).
-        video: bool,
-        /// Relay data (deprecated by `streams`).
-        data: bool,
+        optional {
+            /// Per-stream settings.
+            streams: Vec<StreamSettings>,
+            /// Relay audio (deprecated by `streams`).
+            audio: bool,
+            /// Relay video (deprecated by `streams`).
+            video: bool,
+            /// Relay data (deprecated by `streams`).
+            data: bool,
+        }
     }
 
     /// `switch`: moves this viewer to another mountpoint without renegotiating.
     Switch("switch") -> Switched, via decode_result {
-        /// The new mountpoint.
-        id: Id,
+        required {
+            /// The new mountpoint.
+            id: Id,
+        }
     }
 }
 

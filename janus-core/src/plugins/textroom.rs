@@ -68,108 +68,133 @@ requests! {
 
     /// `listparticipants`: who is in a room.
     ListParticipants("listparticipants") -> Participants {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `exists`: whether a room exists.
     Exists("exists") -> RoomExists {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `create`: creates a room (with `room` unset, Janus picks the id).
     Create("create") -> RoomResult {
-        ;
-        /// The room id to use.
-        room: Id,
-        /// Save the room to the plugin's config file.
-        permanent: bool,
-        /// A description.
-        description: String,
-        /// The secret needed to edit or destroy the room.
-        secret: String,
-        /// The PIN needed to join.
-        pin: String,
-        /// Leave the room out of `list`.
-        is_private: bool,
-        /// Tokens allowed to join (turns the token check on).
-        allowed: Vec<String>,
-        /// Messages kept and sent to new participants.
-        history: u32,
-        /// URL to which every message is also POSTed.
-        post: String,
-        /// The plugin's admin key, when it requires one to create rooms.
-        admin_key: String,
+        optional {
+            /// The room id to use.
+            room: Id,
+            /// Save the room to the plugin's config file.
+            permanent: bool,
+            /// A description.
+            description: String,
+            /// The secret needed to edit or destroy the room.
+            secret: String,
+            /// The PIN needed to join.
+            pin: String,
+            /// Leave the room out of `list`.
+            is_private: bool,
+            /// Tokens allowed to join (turns the token check on).
+            allowed: Vec<String>,
+            /// Messages kept and sent to new participants.
+            history: u32,
+            /// URL to which every message is also POSTed.
+            post: String,
+            /// The plugin's admin key, when it requires one to create rooms.
+            admin_key: String,
+        }
     }
 
     /// `edit`: changes a room's properties.
     Edit("edit") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// New description.
-        new_description: String,
-        /// New secret.
-        new_secret: String,
-        /// New PIN.
-        new_pin: String,
-        /// New privacy.
-        new_is_private: bool,
-        /// New POST URL.
-        new_post: String,
-        /// Save the change to the config file.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// New description.
+            new_description: String,
+            /// New secret.
+            new_secret: String,
+            /// New PIN.
+            new_pin: String,
+            /// New privacy.
+            new_is_private: bool,
+            /// New POST URL.
+            new_post: String,
+            /// Save the change to the config file.
+            permanent: bool,
+        }
     }
 
     /// `announcement`: sends a message to everyone in the room, from the room.
     Announcement("announcement") -> Done {
-        /// The room.
-        room: Id,
-        /// The text.
-        text: String;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The text.
+            text: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `allowed`: edits the list of tokens allowed to join.
     Allowed("allowed") -> AllowedList {
-        /// The room.
-        room: Id,
-        /// What to do.
-        action: AllowedAction;
-        /// The room's secret.
-        secret: String,
-        /// The tokens to add or remove.
-        allowed: Vec<String>,
+        required {
+            /// The room.
+            room: Id,
+            /// What to do.
+            action: AllowedAction,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// The tokens to add or remove.
+            allowed: Vec<String>,
+        }
     }
 
     /// `kick`: removes a participant.
     Kick("kick") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        username: String;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            username: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `destroy`: destroys a room.
     Destroy("destroy") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// Remove the room from the config file too.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// Remove the room from the config file too.
+            permanent: bool,
+        }
     }
 
     /// `setup`: asks Janus for the data channel's offer.
     Setup("setup") -> SetupAnswer, via decode_with_jsep {}
 
     /// `ack`: sends the JSEP answer to [`Setup`]'s offer.
-    Ack("ack") + jsep -> Done {}
+    Ack("ack") -> Done { jsep: optional }
 
     /// `restart`: asks for a new offer (ICE restart).
     Restart("restart") -> SetupAnswer, via decode_with_jsep {}

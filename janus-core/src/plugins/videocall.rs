@@ -65,40 +65,47 @@ requests! {
 
     /// `register`: takes a username; answered with [`Event::Registered`].
     Register("register") -> Event {
-        /// The username.
-        username: String,
+        required {
+            /// The username.
+            username: String,
+        }
     }
 
     /// `call`: calls a user (send the offer with it); answered with [`Event::Calling`].
-    Call("call") + jsep -> Event {
-        /// Who to call.
-        username: String,
+    Call("call") -> Event {
+        required {
+            /// Who to call.
+            username: String,
+        }
+        jsep: optional,
     }
 
     /// `accept`: accepts the incoming call (send the answer with it); answered with
     /// [`Event::Accepted`].
-    Accept("accept") + jsep -> Event {}
+    Accept("accept") -> Event { jsep: optional }
 
     /// `set`: changes the call's settings (or renegotiates, with a JSEP); answered with
     /// [`Event::Set`].
-    Set("set") + jsep -> Event {
-        ;
-        /// Relay audio.
-        audio: bool,
-        /// Relay video.
-        video: bool,
-        /// Bitrate cap, in bits per second.
-        bitrate: u64,
-        /// Record.
-        record: bool,
-        /// Base name of the recording.
-        filename: String,
-        /// Simulcast substream to relay.
-        substream: u8,
-        /// Simulcast temporal layer to relay.
-        temporal: u8,
-        /// Simulcast fallback, in microseconds.
-        fallback: u64,
+    Set("set") -> Event {
+        optional {
+            /// Relay audio.
+            audio: bool,
+            /// Relay video.
+            video: bool,
+            /// Bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Record.
+            record: bool,
+            /// Base name of the recording.
+            filename: String,
+            /// Simulcast substream to relay.
+            substream: u8,
+            /// Simulcast temporal layer to relay.
+            temporal: u8,
+            /// Simulcast fallback, in microseconds.
+            fallback: u64,
+        }
+        jsep: optional,
     }
 
     /// `hangup`: ends the call; answered with [`Event::HangUp`].

@@ -17,10 +17,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    decode_with_jsep, from_value, AllowedAction, AllowedList, Done, Id, Plugin, PluginRequest,
-    RecordingState, RoomExists, RoomResult,
+    decode_with_jsep, from_value, AllowedAction, AllowedList, Done, Id, Plugin, RecordingState,
+    RoomExists, RoomResult,
 };
-use crate::{Error, Jsep, PluginResponse};
+use crate::Jsep;
 
 /// The VideoRoom plugin.
 #[derive(Clone, Copy, Debug)]
@@ -79,117 +79,126 @@ requests! {
 
     /// `create`: creates a room (with `room` unset, Janus picks the id).
     Create("create") -> RoomResult {
-        ;
-        /// The room id to use.
-        room: Id,
-        /// Save the room to the plugin's config file.
-        permanent: bool,
-        /// A description.
-        description: String,
-        /// The secret needed to edit or destroy the room.
-        secret: String,
-        /// The PIN needed to join.
-        pin: String,
-        /// Leave the room out of `list`.
-        is_private: bool,
-        /// Tokens allowed to join (turns the token check on).
-        allowed: Vec<String>,
-        /// Subscribers must give a publisher's `private_id`.
-        require_pvtid: bool,
-        /// Tokens are signed (token authentication).
-        signed_tokens: bool,
-        /// Maximum number of concurrent publishers.
-        publishers: u32,
-        /// Bitrate cap for publishers, in bits per second.
-        bitrate: u64,
-        /// Publishers may not go above `bitrate`.
-        bitrate_cap: bool,
-        /// Keyframe request interval, in seconds.
-        fir_freq: u32,
-        /// Allowed audio codecs, comma separated (`opus,g722`).
-        audiocodec: String,
-        /// Allowed video codecs, comma separated (`vp8,h264`).
-        videocodec: String,
-        /// VP9 profile.
-        vp9_profile: String,
-        /// H.264 profile.
-        h264_profile: String,
-        /// Opus in-band FEC.
-        opus_fec: bool,
-        /// Opus DTX.
-        opus_dtx: bool,
-        /// Negotiate the audio level extension.
-        audiolevel_ext: bool,
-        /// Send talking events.
-        audiolevel_event: bool,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Average audio level threshold for talking events.
-        audio_level_average: u32,
-        /// Negotiate the video orientation extension.
-        videoorient_ext: bool,
-        /// Negotiate the playout delay extension.
-        playoutdelay_ext: bool,
-        /// Negotiate transport-wide congestion control.
-        transport_wide_cc_ext: bool,
-        /// Record every publisher.
-        record: bool,
-        /// Folder for the recordings.
-        rec_dir: String,
-        /// Only the secret holder may start or stop recordings.
-        lock_record: bool,
-        /// Tell participants when someone joins (not only publishers).
-        notify_joining: bool,
-        /// Publishers and subscribers must use end-to-end encryption.
-        require_e2ee: bool,
-        /// Add a dummy publisher (for subscriptions before anyone publishes).
-        dummy_publisher: bool,
-        /// The dummy publisher's streams.
-        dummy_streams: Vec<Value>,
-        /// Number of helper threads for this room.
-        threads: u32,
-        /// The plugin's admin key, when it requires one to create rooms.
-        admin_key: String,
+        optional {
+            /// The room id to use.
+            room: Id,
+            /// Save the room to the plugin's config file.
+            permanent: bool,
+            /// A description.
+            description: String,
+            /// The secret needed to edit or destroy the room.
+            secret: String,
+            /// The PIN needed to join.
+            pin: String,
+            /// Leave the room out of `list`.
+            is_private: bool,
+            /// Tokens allowed to join (turns the token check on).
+            allowed: Vec<String>,
+            /// Subscribers must give a publisher's `private_id`.
+            require_pvtid: bool,
+            /// Tokens are signed (token authentication).
+            signed_tokens: bool,
+            /// Maximum number of concurrent publishers.
+            publishers: u32,
+            /// Bitrate cap for publishers, in bits per second.
+            bitrate: u64,
+            /// Publishers may not go above `bitrate`.
+            bitrate_cap: bool,
+            /// Keyframe request interval, in seconds.
+            fir_freq: u32,
+            /// Allowed audio codecs, comma separated (`opus,g722`).
+            audiocodec: String,
+            /// Allowed video codecs, comma separated (`vp8,h264`).
+            videocodec: String,
+            /// VP9 profile.
+            vp9_profile: String,
+            /// H.264 profile.
+            h264_profile: String,
+            /// Opus in-band FEC.
+            opus_fec: bool,
+            /// Opus DTX.
+            opus_dtx: bool,
+            /// Negotiate the audio level extension.
+            audiolevel_ext: bool,
+            /// Send talking events.
+            audiolevel_event: bool,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Average audio level threshold for talking events.
+            audio_level_average: u32,
+            /// Negotiate the video orientation extension.
+            videoorient_ext: bool,
+            /// Negotiate the playout delay extension.
+            playoutdelay_ext: bool,
+            /// Negotiate transport-wide congestion control.
+            transport_wide_cc_ext: bool,
+            /// Record every publisher.
+            record: bool,
+            /// Folder for the recordings.
+            rec_dir: String,
+            /// Only the secret holder may start or stop recordings.
+            lock_record: bool,
+            /// Tell participants when someone joins (not only publishers).
+            notify_joining: bool,
+            /// Publishers and subscribers must use end-to-end encryption.
+            require_e2ee: bool,
+            /// Add a dummy publisher (for subscriptions before anyone publishes).
+            dummy_publisher: bool,
+            /// The dummy publisher's streams.
+            dummy_streams: Vec<Value>,
+            /// Number of helper threads for this room.
+            threads: u32,
+            /// The plugin's admin key, when it requires one to create rooms.
+            admin_key: String,
+        }
     }
 
     /// `edit`: changes a room's properties.
     Edit("edit") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// New description.
-        new_description: String,
-        /// New secret.
-        new_secret: String,
-        /// New PIN.
-        new_pin: String,
-        /// New privacy.
-        new_is_private: bool,
-        /// New `require_pvtid`.
-        new_require_pvtid: bool,
-        /// New bitrate cap.
-        new_bitrate: u64,
-        /// New keyframe request interval.
-        new_fir_freq: u32,
-        /// New maximum number of publishers.
-        new_publishers: u32,
-        /// New `lock_record`.
-        new_lock_record: bool,
-        /// New recording folder.
-        new_rec_dir: String,
-        /// Save the change to the config file.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// New description.
+            new_description: String,
+            /// New secret.
+            new_secret: String,
+            /// New PIN.
+            new_pin: String,
+            /// New privacy.
+            new_is_private: bool,
+            /// New `require_pvtid`.
+            new_require_pvtid: bool,
+            /// New bitrate cap.
+            new_bitrate: u64,
+            /// New keyframe request interval.
+            new_fir_freq: u32,
+            /// New maximum number of publishers.
+            new_publishers: u32,
+            /// New `lock_record`.
+            new_lock_record: bool,
+            /// New recording folder.
+            new_rec_dir: String,
+            /// Save the change to the config file.
+            permanent: bool,
+        }
     }
 
     /// `destroy`: destroys a room; its participants get [`Event::Destroyed`].
     Destroy("destroy") -> RoomResult {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
-        /// Remove the room from the config file too.
-        permanent: bool,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// Remove the room from the config file too.
+            permanent: bool,
+        }
     }
 
     /// `list`: the public rooms.
@@ -197,151 +206,271 @@ requests! {
 
     /// `exists`: whether a room exists.
     Exists("exists") -> RoomExists {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `allowed`: edits the list of tokens allowed to join.
     Allowed("allowed") -> AllowedList {
-        /// The room.
-        room: Id,
-        /// What to do.
-        action: AllowedAction;
-        /// The room's secret.
-        secret: String,
-        /// The tokens to add or remove.
-        allowed: Vec<String>,
+        required {
+            /// The room.
+            room: Id,
+            /// What to do.
+            action: AllowedAction,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// The tokens to add or remove.
+            allowed: Vec<String>,
+        }
     }
 
     /// `kick`: removes a participant.
     Kick("kick") -> Done {
-        /// The room.
-        room: Id,
-        /// The participant.
-        id: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The participant.
+            id: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `moderate`: mutes or unmutes one stream of a publisher.
     Moderate("moderate") -> Done {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        id: Id,
-        /// The stream's mid.
-        mid: String,
-        /// Mute (true) or unmute (false).
-        mute: bool;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            id: Id,
+            /// The stream's mid.
+            mid: String,
+            /// Mute (true) or unmute (false).
+            mute: bool,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `listparticipants`: who is in a room.
     ListParticipants("listparticipants") -> Participants {
-        /// The room.
-        room: Id,
+        required {
+            /// The room.
+            room: Id,
+        }
     }
 
     /// `enable_recording`: starts or stops recording every publisher of a room.
     EnableRecording("enable_recording") -> RecordingState {
-        /// The room.
-        room: Id,
-        /// Record or not.
-        record: bool;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// Record or not.
+            record: bool,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `rtp_forward`: forwards a publisher's streams over plain RTP.
     RtpForward("rtp_forward") -> RtpForwarded {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        publisher_id: Id,
-        /// Where to send by default.
-        host: String;
-        /// The room's secret.
-        secret: String,
-        /// `ipv4` or `ipv6`.
-        host_family: String,
-        /// What to forward where.
-        streams: Vec<ForwardStream>,
-        /// SRTP suite (32 or 80).
-        srtp_suite: u32,
-        /// SRTP key, base64.
-        srtp_crypto: String,
-        /// The plugin's admin key, when forwarding requires it.
-        admin_key: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            publisher_id: Id,
+            /// Where to send by default.
+            host: String,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+            /// `ipv4` or `ipv6`.
+            host_family: String,
+            /// What to forward where.
+            streams: Vec<ForwardStream>,
+            /// SRTP suite (32 or 80).
+            srtp_suite: u32,
+            /// SRTP key, base64.
+            srtp_crypto: String,
+            /// The plugin's admin key, when forwarding requires it.
+            admin_key: String,
+        }
     }
 
     /// `stop_rtp_forward`: stops one forwarder.
     StopRtpForward("stop_rtp_forward") -> RtpForwardStopped {
-        /// The room.
-        room: Id,
-        /// The publisher.
-        publisher_id: Id,
-        /// The forwarder.
-        stream_id: u64;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+            /// The publisher.
+            publisher_id: Id,
+            /// The forwarder.
+            stream_id: u64,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
     }
 
     /// `listforwarders`: the forwarders of a room.
     ListForwarders("listforwarders") -> Forwarders {
-        /// The room.
-        room: Id;
-        /// The room's secret.
-        secret: String,
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The room's secret.
+            secret: String,
+        }
+    }
+
+    /// `join` as a publisher (without media; send [`Publish`] later, or use
+    /// [`JoinAndConfigure`]). Answered with [`Joined`].
+    JoinPublisher("join") -> Joined, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Publisher`].
+            ptype: Ptype = Ptype::Publisher,
+        }
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use (Janus picks one if unset).
+            id: Id,
+            /// The display name.
+            display: String,
+            /// The room's PIN.
+            pin: String,
+            /// A token from the room's allowed list.
+            token: String,
+        }
+    }
+
+    /// `joinandconfigure`: joins as a publisher and publishes at once (send the offer with
+    /// it, as the last argument of `new`). Answered with [`Joined`], carrying Janus' answer.
+    JoinAndConfigure("joinandconfigure") -> Joined, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Publisher`].
+            ptype: Ptype = Ptype::Publisher,
+        }
+        required {
+            /// The room.
+            room: Id,
+        }
+        optional {
+            /// The participant id to use (Janus picks one if unset).
+            id: Id,
+            /// The display name.
+            display: String,
+            /// The room's PIN.
+            pin: String,
+            /// A token from the room's allowed list.
+            token: String,
+            /// Bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Record.
+            record: bool,
+            /// Base name of the recording.
+            filename: String,
+            /// Preferred audio codec.
+            audiocodec: String,
+            /// Preferred video codec.
+            videocodec: String,
+            /// Stream descriptions.
+            descriptions: Vec<StreamDescription>,
+        }
+        jsep: required,
+    }
+
+    /// `join` as a subscriber. Answered with [`Attached`], carrying Janus' offer.
+    JoinSubscriber("join") -> Attached, via decode_with_jsep {
+        fixed {
+            /// Always [`Ptype::Subscriber`].
+            ptype: Ptype = Ptype::Subscriber,
+        }
+        required {
+            /// The room.
+            room: Id,
+            /// What to subscribe to (left off the wire when empty).
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            streams: Vec<SubscribeStream>,
+        }
+        optional {
+            /// The `private_id` of this user's publisher (rooms with `require_pvtid`).
+            private_id: u64,
+            /// Use the publishers' msid in the offer.
+            use_msid: bool,
+            /// Renegotiate by itself when a subscribed publisher leaves or changes.
+            autoupdate: bool,
+            /// The room's PIN.
+            pin: String,
+        }
     }
 
     /// `configure`: changes a publisher's or subscriber's settings, or (with a JSEP)
     /// renegotiates. The answer may carry Janus' JSEP.
-    Configure("configure") + jsep -> Configured, via decode_with_jsep {
-        ;
-        /// Publisher: bitrate cap, in bits per second.
-        bitrate: u64,
-        /// Publisher: ask for a keyframe.
-        keyframe: bool,
-        /// Publisher: record.
-        record: bool,
-        /// Publisher: base name of the recording.
-        filename: String,
-        /// Publisher: new display name.
-        display: String,
-        /// Publisher: packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Publisher: average audio level threshold.
-        audio_level_average: u32,
-        /// Per-stream settings.
-        streams: Vec<StreamSettings>,
-        /// Publisher: stream descriptions.
-        descriptions: Vec<StreamDescription>,
-        /// Subscriber: ask for an ICE restart (a new offer).
-        restart: bool,
+    Configure("configure") -> Configured, via decode_with_jsep {
+        optional {
+            /// Publisher: bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Publisher: ask for a keyframe.
+            keyframe: bool,
+            /// Publisher: record.
+            record: bool,
+            /// Publisher: base name of the recording.
+            filename: String,
+            /// Publisher: new display name.
+            display: String,
+            /// Publisher: packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Publisher: average audio level threshold.
+            audio_level_average: u32,
+            /// Per-stream settings.
+            streams: Vec<StreamSettings>,
+            /// Publisher: stream descriptions.
+            descriptions: Vec<StreamDescription>,
+            /// Subscriber: ask for an ICE restart (a new offer).
+            restart: bool,
+        }
+        jsep: optional,
     }
 
     /// `publish`: starts publishing (send the offer with it).
-    Publish("publish") + jsep -> Configured, via decode_with_jsep {
-        ;
-        /// Preferred audio codec.
-        audiocodec: String,
-        /// Preferred video codec.
-        videocodec: String,
-        /// Bitrate cap, in bits per second.
-        bitrate: u64,
-        /// Record.
-        record: bool,
-        /// Base name of the recording.
-        filename: String,
-        /// New display name.
-        display: String,
-        /// Packets used to compute the audio level.
-        audio_active_packets: u32,
-        /// Average audio level threshold.
-        audio_level_average: u32,
-        /// Stream descriptions.
-        descriptions: Vec<StreamDescription>,
+    Publish("publish") -> Configured, via decode_with_jsep {
+        optional {
+            /// Preferred audio codec.
+            audiocodec: String,
+            /// Preferred video codec.
+            videocodec: String,
+            /// Bitrate cap, in bits per second.
+            bitrate: u64,
+            /// Record.
+            record: bool,
+            /// Base name of the recording.
+            filename: String,
+            /// New display name.
+            display: String,
+            /// Packets used to compute the audio level.
+            audio_active_packets: u32,
+            /// Average audio level threshold.
+            audio_level_average: u32,
+            /// Stream descriptions.
+            descriptions: Vec<StreamDescription>,
+        }
+        jsep: optional,
     }
 
     /// `unpublish`: stops publishing (the handle stays in the room).
@@ -351,7 +480,7 @@ requests! {
     Leave("leave") -> Done {}
 
     /// `start`: a subscriber sends its JSEP answer (`Start::new().with_jsep(answer)`).
-    Start("start") + jsep -> Done {}
+    Start("start") -> Done { jsep: optional }
 
     /// `pause`: a subscriber pauses delivery.
     Pause("pause") -> Done {}
@@ -359,29 +488,36 @@ requests! {
     /// `switch`: a subscriber changes the sources of some of its streams, without
     /// renegotiating.
     Switch("switch") -> Switched {
-        /// The changes.
-        streams: Vec<SwitchStream>,
+        required {
+            /// The changes.
+            streams: Vec<SwitchStream>,
+        }
     }
 
     /// `update`: a subscriber adds and removes streams at once (one renegotiation).
     Update("update") -> Updated, via decode_with_jsep {
-        ;
-        /// Streams to add.
-        subscribe: Vec<SubscribeStream>,
-        /// Streams to remove.
-        unsubscribe: Vec<UnsubscribeStream>,
+        optional {
+            /// Streams to add.
+            subscribe: Vec<SubscribeStream>,
+            /// Streams to remove.
+            unsubscribe: Vec<UnsubscribeStream>,
+        }
     }
 
     /// `subscribe`: a subscriber adds streams (Janus sends a new offer).
     Subscribe("subscribe") -> Updated, via decode_with_jsep {
-        /// Streams to add.
-        streams: Vec<SubscribeStream>,
+        required {
+            /// Streams to add.
+            streams: Vec<SubscribeStream>,
+        }
     }
 
     /// `unsubscribe`: a subscriber removes streams (Janus sends a new offer).
     Unsubscribe("unsubscribe") -> Updated, via decode_with_jsep {
-        /// Streams to remove.
-        streams: Vec<UnsubscribeStream>,
+        required {
+            /// Streams to remove.
+            streams: Vec<UnsubscribeStream>,
+        }
     }
 }
 
@@ -394,184 +530,6 @@ pub enum Ptype {
     Publisher,
     /// Joins as a subscriber.
     Subscriber,
-}
-
-/// `join` as a publisher (without media; send [`Publish`] later, or use
-/// [`JoinAndConfigure`]). Answered with [`Joined`].
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "join")]
-pub struct JoinPublisher {
-    /// Always [`Ptype::Publisher`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// The participant id to use (Janus picks one if unset).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Id>,
-    /// The display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// A token from the room's allowed list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl JoinPublisher {
-    /// Joins `room`.
-    pub fn new(room: impl Into<Id>) -> Self {
-        JoinPublisher {
-            ptype: Ptype::Publisher,
-            room: room.into(),
-            id: None,
-            display: None,
-            pin: None,
-            token: None,
-            extra: Map::new(),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinPublisher {
-    type Response = Joined;
-    fn decode(response: PluginResponse) -> Result<Joined, Error> {
-        decode_with_jsep(response)
-    }
-}
-
-/// `joinandconfigure`: joins as a publisher and publishes at once (send the offer with
-/// it). Answered with [`Joined`], carrying Janus' answer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "joinandconfigure")]
-pub struct JoinAndConfigure {
-    /// Always [`Ptype::Publisher`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// The participant id to use (Janus picks one if unset).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<Id>,
-    /// The display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display: Option<String>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// A token from the room's allowed list.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Bitrate cap, in bits per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<u64>,
-    /// Record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub record: Option<bool>,
-    /// Base name of the recording.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filename: Option<String>,
-    /// Preferred audio codec.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub audiocodec: Option<String>,
-    /// Preferred video codec.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub videocodec: Option<String>,
-    /// Stream descriptions.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub descriptions: Option<Vec<StreamDescription>>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-    /// The JSEP offer.
-    #[serde(skip)]
-    pub jsep: Option<Jsep>,
-}
-
-impl JoinAndConfigure {
-    /// Joins `room` and publishes `offer`.
-    pub fn new(room: impl Into<Id>, offer: Jsep) -> Self {
-        JoinAndConfigure {
-            ptype: Ptype::Publisher,
-            room: room.into(),
-            id: None,
-            display: None,
-            pin: None,
-            token: None,
-            bitrate: None,
-            record: None,
-            filename: None,
-            audiocodec: None,
-            videocodec: None,
-            descriptions: None,
-            extra: Map::new(),
-            jsep: Some(offer),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinAndConfigure {
-    type Response = Joined;
-    fn jsep(&self) -> Option<&Jsep> {
-        self.jsep.as_ref()
-    }
-    fn decode(response: PluginResponse) -> Result<Joined, Error> {
-        decode_with_jsep(response)
-    }
-}
-
-/// `join` as a subscriber. Answered with [`Attached`], carrying Janus' offer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "request", rename = "join")]
-pub struct JoinSubscriber {
-    /// Always [`Ptype::Subscriber`].
-    pub ptype: Ptype,
-    /// The room.
-    pub room: Id,
-    /// What to subscribe to.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub streams: Vec<SubscribeStream>,
-    /// The `private_id` of this user's publisher (rooms with `require_pvtid`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub private_id: Option<u64>,
-    /// Use the publishers' msid in the offer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub use_msid: Option<bool>,
-    /// Renegotiate by itself when a subscribed publisher leaves or changes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub autoupdate: Option<bool>,
-    /// The room's PIN.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pin: Option<String>,
-    /// Fields this library does not model, sent as they are.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl JoinSubscriber {
-    /// Subscribes to `streams` in `room`.
-    pub fn new(room: impl Into<Id>, streams: impl Into<Vec<SubscribeStream>>) -> Self {
-        JoinSubscriber {
-            ptype: Ptype::Subscriber,
-            room: room.into(),
-            streams: streams.into(),
-            private_id: None,
-            use_msid: None,
-            autoupdate: None,
-            pin: None,
-            extra: Map::new(),
-        }
-    }
-}
-
-impl PluginRequest<VideoRoom> for JoinSubscriber {
-    type Response = Attached;
-    fn decode(response: PluginResponse) -> Result<Attached, Error> {
-        decode_with_jsep(response)
-    }
 }
 
 /// One stream of an [`RtpForward`].
@@ -1231,6 +1189,8 @@ event_deserialize!(Event);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugins::PluginRequest;
+    use crate::PluginResponse;
     use serde_json::json;
 
     fn decode<R: PluginRequest<VideoRoom>>(data: Value, jsep: Option<Jsep>) -> R::Response {
@@ -1312,6 +1272,98 @@ mod tests {
             .unwrap(),
             json!({"request": "configure", "streams": [{"mid": "1", "send": false}]})
         );
+    }
+
+    /// The three `join` requests on the wire, every field set and none: the JSON content
+    /// (fields and values) the table-generated structs must keep.
+    #[test]
+    fn joins_on_the_wire() {
+        let bare = JoinPublisher::new(1234);
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "join", "ptype": "publisher", "room": 1234})
+        );
+        assert!(PluginRequest::<VideoRoom>::jsep(&bare).is_none());
+        let mut full = JoinPublisher {
+            id: Some(77.into()),
+            display: Some("alice".into()),
+            pin: Some("1234".into()),
+            token: Some("t".into()),
+            ..JoinPublisher::new("lobby")
+        };
+        full.extra.insert("future".into(), json!([1]));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "join", "ptype": "publisher", "room": "lobby", "id": 77,
+                   "display": "alice", "pin": "1234", "token": "t", "future": [1]})
+        );
+        assert_eq!(full.ptype, Ptype::Publisher);
+
+        let bare = JoinAndConfigure::new(1234, Jsep::offer("v=0"));
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "joinandconfigure", "ptype": "publisher", "room": 1234})
+        );
+        assert_eq!(
+            PluginRequest::<VideoRoom>::jsep(&bare).unwrap(),
+            &Jsep::offer("v=0")
+        );
+        let mut full = JoinAndConfigure {
+            id: Some("me".into()),
+            display: Some("alice".into()),
+            pin: Some("p".into()),
+            token: Some("t".into()),
+            bitrate: Some(256_000),
+            record: Some(true),
+            filename: Some("/tmp/rec".into()),
+            audiocodec: Some("opus".into()),
+            videocodec: Some("vp8".into()),
+            descriptions: Some(vec![StreamDescription {
+                mid: "0".into(),
+                description: "mic".into(),
+            }]),
+            ..JoinAndConfigure::new(Id::from(5), Jsep::offer("v=0"))
+        };
+        full.extra.insert("future".into(), json!(true));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "joinandconfigure", "ptype": "publisher", "room": 5,
+                   "id": "me", "display": "alice", "pin": "p", "token": "t",
+                   "bitrate": 256000, "record": true, "filename": "/tmp/rec",
+                   "audiocodec": "opus", "videocodec": "vp8",
+                   "descriptions": [{"mid": "0", "description": "mic"}], "future": true})
+        );
+        assert_eq!(full.ptype, Ptype::Publisher);
+        assert_eq!(full.jsep.as_ref().unwrap().kind, "offer");
+
+        let bare = JoinSubscriber::new(1234, Vec::new());
+        assert_eq!(
+            serde_json::to_value(&bare).unwrap(),
+            json!({"request": "join", "ptype": "subscriber", "room": 1234})
+        );
+        assert!(PluginRequest::<VideoRoom>::jsep(&bare).is_none());
+        let mut full = JoinSubscriber {
+            private_id: Some(2920699347),
+            use_msid: Some(true),
+            autoupdate: Some(false),
+            pin: Some("p".into()),
+            ..JoinSubscriber::new(
+                "lobby",
+                vec![SubscribeStream {
+                    crossrefid: Some("x".into()),
+                    ..SubscribeStream::mid(8, "1")
+                }],
+            )
+        };
+        full.extra.insert("future".into(), json!({"a": 1}));
+        assert_eq!(
+            serde_json::to_value(&full).unwrap(),
+            json!({"request": "join", "ptype": "subscriber", "room": "lobby",
+                   "streams": [{"feed": 8, "mid": "1", "crossrefid": "x"}],
+                   "private_id": 2920699347u64, "use_msid": true, "autoupdate": false,
+                   "pin": "p", "future": {"a": 1}})
+        );
+        assert_eq!(full.ptype, Ptype::Subscriber);
     }
 
     #[test]
