@@ -743,3 +743,35 @@ async fn late_answers_are_marked_on_the_handle_stream() {
     }
     assert_eq!(client.stats().unknown_transactions, 2);
 }
+
+/// The keepalive follows the server's session timeout as read on each connection: a server
+/// back with a shorter timeout gets keepalives often enough for it.
+#[tokio::test]
+async fn the_session_timeout_is_read_again_after_a_reconnect() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    janus.keep_sessions_on_close(true);
+    let s = client.create_session().await.unwrap();
+    let sid = s.id().0;
+    let mut sev = s.events();
+    // 60 s on the first connection: keepalives every 20 s, none in the first moments.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(janus.keepalives(sid), 0);
+    // The server comes back with a 3 s timeout: keepalives every second.
+    janus.set_session_timeout(3);
+    janus.close_connections();
+    assert_eq!(next(&mut sev).await, Some(SessionEvent::Reclaimed));
+    let infos = janus
+        .requests()
+        .iter()
+        .filter(|r| r["janus"] == "info")
+        .count();
+    assert!(infos >= 2, "info asked again after the reconnect: {infos}");
+    let start = std::time::Instant::now();
+    while janus.keepalives(sid) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "keepalives did not follow the 3 s timeout"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

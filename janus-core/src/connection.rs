@@ -732,6 +732,9 @@ impl Driver {
         }
         self.queue
             .retain(|r| r.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
+        if self.queue.capacity() > 64 && self.queue.len() * 4 < self.queue.capacity() {
+            self.queue.shrink_to_fit();
+        }
         self.apply_effects().await;
         if self.link.usable() {
             for sid in self

@@ -173,6 +173,8 @@ struct Inner {
     interrupted: bool,
     connect_error: Option<Error>,
     requests: Vec<Value>,
+    /// `session-timeout` in `info` (seconds); 60 when not set.
+    session_timeout: Option<u64>,
 }
 
 /// The fake Janus server. Cheap to clone; clones share the server.
@@ -320,6 +322,13 @@ impl MockJanus {
         }
     }
 
+    /// The `session-timeout` the fake reports in `info` (60 s by default), as a server
+    /// restarted with another configuration would. (The fake itself never times sessions
+    /// out; see [`expire_session`](Self::expire_session).)
+    pub fn set_session_timeout(&self, seconds: u64) {
+        self.lock().session_timeout = Some(seconds);
+    }
+
     /// While true, a new connection attempt hangs for good (the client's own timeout ends
     /// it), as one into a network that accepts connections and forwards nothing.
     pub fn hang_connections(&self, hang: bool) {
@@ -428,7 +437,7 @@ impl MockJanus {
             hid.is_some_and(|h| g.handles.get(&h).is_some_and(|(s, _)| Some(*s) == sid));
         let reply = match janus.as_str() {
             "info" => {
-                json!({"janus":"server_info","transaction":txn,"name":"Mock Janus","version":1102,"version_string":"1.1.2","session-timeout":60,"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{}})
+                json!({"janus":"server_info","transaction":txn,"name":"Mock Janus","version":1102,"version_string":"1.1.2","session-timeout":g.session_timeout.unwrap_or(60),"reclaim-session-timeout":0,"api_secret":false,"auth_token":false,"plugins":{}})
             }
             "ping" => json!({"janus":"pong","transaction":txn}),
             "create" => {

@@ -312,6 +312,19 @@ impl Registry {
         self.handles.insert(new, h);
     }
 
+    /// Gives back the memory of maps that held many more entries than they hold now (after
+    /// thousands of sessions closed), so that nothing sized by a past peak outlives it.
+    pub(crate) fn shrink(&mut self) {
+        shrink_map(&mut self.sessions);
+        shrink_map(&mut self.handles);
+        if self.detaching.capacity() > 64 && self.detaching.len() * 4 < self.detaching.capacity() {
+            self.detaching.shrink_to_fit();
+        }
+        if self.notices.capacity() > 64 && self.notices.is_empty() {
+            self.notices.shrink_to_fit();
+        }
+    }
+
     /// Ends the streams of detached handles whose `detached` did not come in time.
     pub(crate) fn sweep(&mut self, now: Instant) {
         while let Some(&(hid, since)) = self.detaching.front() {
@@ -332,6 +345,13 @@ impl Registry {
         self.handles
             .get(&hid)
             .and_then(|h| h.shared.gone.get().cloned())
+    }
+}
+
+/// Shrinks a map holding under a quarter of its capacity (and more than a few dozen slots).
+pub(crate) fn shrink_map<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>) {
+    if map.capacity() > 64 && map.len() * 4 < map.capacity() {
+        map.shrink_to_fit();
     }
 }
 
@@ -537,6 +557,23 @@ mod tests {
             server,
         );
         assert_eq!(tokio_test::block_on(h.recv()), Some(HandleEvent::WebrtcUp));
+    }
+
+    #[test]
+    fn maps_shrink_after_a_peak() {
+        let mut r = Registry::default();
+        let streams: Vec<_> = (1..=1000).map(|id| session(&mut r, id)).collect();
+        let peak = r.sessions.capacity();
+        for id in 1..=1000 {
+            r.close_session(SessionId(id), CloseReason::Destroyed);
+        }
+        r.shrink();
+        assert!(
+            r.sessions.capacity() < peak / 4,
+            "{}",
+            r.sessions.capacity()
+        );
+        drop(streams);
     }
 
     #[test]

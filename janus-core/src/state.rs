@@ -355,6 +355,8 @@ impl State {
     /// the streams of detached handles whose `detached` is overdue.
     pub(crate) fn sweep(&mut self, now: Instant) {
         self.registry.sweep(now);
+        self.registry.shrink();
+        self.transactions.shrink();
         for p in self.transactions.expired(now) {
             let err = Error::timeout(p.timeout);
             // Same bookkeeping as any failure (a timeout has no Janus code, so nothing is

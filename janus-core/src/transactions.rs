@@ -266,6 +266,11 @@ impl Transactions {
         out
     }
 
+    /// Gives back memory held since a peak of requests in flight.
+    pub(crate) fn shrink(&mut self) {
+        crate::registry::shrink_map(&mut self.pending);
+    }
+
     /// Takes every request out (the connection dropped).
     pub(crate) fn take_all(&mut self) -> Vec<Pending> {
         let now = Instant::now();
