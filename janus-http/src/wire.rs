@@ -100,6 +100,9 @@ impl Urls {
     }
 }
 
+/// Bodies read only to keep a connection reusable (error replies) are capped at this.
+pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
+
 /// A reply body, read within a size bound.
 #[derive(Debug)]
 pub(crate) enum Body {
