@@ -15,6 +15,7 @@
 pub mod admin;
 mod client;
 mod connection;
+pub mod endpoint;
 pub mod error;
 pub mod events;
 mod options;
@@ -22,6 +23,9 @@ pub mod plugins;
 pub mod protocol;
 mod state;
 pub mod transport;
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[cfg(feature = "mock")]
 pub mod mock;
