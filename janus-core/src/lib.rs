@@ -40,4 +40,4 @@ pub use protocol::{
     SessionEvent, SessionId, Trickle,
 };
 pub use state::Stats;
-pub use transport::{Connector, OutgoingMessage, Transport, TransportEvent};
+pub use transport::{Connector, Credentials, OutgoingMessage, Transport, TransportEvent};

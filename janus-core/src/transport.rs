@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::Error;
+use crate::options::Secret;
 use crate::protocol::{HandleId, SessionId};
 
 /// One request on its way out: compact JSON plus the routing facts a transport may need.
@@ -42,6 +43,20 @@ impl std::fmt::Debug for OutgoingMessage {
             .field("deadline", &self.deadline)
             .finish()
     }
+}
+
+/// The credentials of the client ([`ClientOptions::api_secret`](crate::ClientOptions::api_secret)
+/// and [`ClientOptions::token`](crate::ClientOptions::token)), handed to each transport by
+/// [`Transport::set_credentials`] for the transports that send them outside a request
+/// body (the HTTP long poll, in its query string). Request bodies already carry them.
+///
+/// `Debug` shows `Secret(***)` for each value set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The api secret (`apisecret`), if the server requires one.
+    pub api_secret: Option<Secret>,
+    /// The token (`token`), if the server uses token authentication.
+    pub token: Option<Secret>,
 }
 
 /// What a transport hands to the core.
@@ -130,6 +145,13 @@ pub trait Transport: Send + 'static {
     /// A handle of `session` is gone (detached, or re-attached under a new id).
     fn handle_closed(&mut self, _session: SessionId, _handle: HandleId) {}
 
+    /// The client's credentials, for requests the transport makes on its own (the HTTP
+    /// long poll carries them in its query string). The client calls it on every transport
+    /// it opens (first connect and each reconnect) before sending any request. The default
+    /// does nothing: transports that only carry request bodies (which hold the credentials
+    /// already) need none.
+    fn set_credentials(&mut self, _credentials: &Credentials) {}
+
     /// Closes the connection; called once, when the core is done with it.
     async fn close(&mut self) {}
 }
@@ -161,5 +183,41 @@ mod tests {
         let dbg = format!("{m:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert!(dbg.contains("create"));
+    }
+
+    #[test]
+    fn credentials_debug_hides_their_values() {
+        let c = Credentials {
+            api_secret: Some(Secret::new("hunter2")),
+            token: Some(Secret::new("t0ken")),
+        };
+        for dbg in [format!("{c:?}"), format!("{c:#?}")] {
+            assert!(!dbg.contains("hunter2") && !dbg.contains("t0ken"), "{dbg}");
+            assert!(dbg.contains("api_secret") && dbg.contains("***"), "{dbg}");
+        }
+        assert_eq!(Credentials::default().api_secret, None);
+    }
+
+    /// A transport that keeps the default `set_credentials`.
+    struct Silent;
+
+    #[async_trait]
+    impl Transport for Silent {
+        async fn send(&mut self, _msg: OutgoingMessage) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn recv(&mut self) -> Result<TransportEvent, Error> {
+            Err(Error::transport_closed("closed", false))
+        }
+    }
+
+    #[test]
+    fn set_credentials_does_nothing_by_default() {
+        let mut t: Box<dyn Transport> = Box::new(Silent);
+        t.set_credentials(&Credentials {
+            api_secret: Some("s".into()),
+            token: None,
+        });
     }
 }

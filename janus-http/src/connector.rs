@@ -2,7 +2,7 @@
 //! connect.
 
 use async_trait::async_trait;
-use janus_core::{Connector, Error, Transport};
+use janus_core::{Connector, Credentials, Error, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -36,18 +36,14 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// use std::sync::Arc;
 ///
 /// let url = "http://127.0.0.1:8088/janus".parse().expect("a valid URL");
-/// // With an api secret, both the client (POST bodies) and the transport (long-poll
-/// // query string) need it.
-/// let secret = Secret::new("janusrocks");
-/// let http = HttpOptions {
-///     api_secret: Some(secret.clone()),
-///     ..HttpOptions::default()
-/// };
+/// // With an api secret: the client puts it in every POST body, and hands it to the
+/// // transport for the long poll's query string.
 /// let options = ClientOptions {
-///     api_secret: Some(secret),
+///     api_secret: Some(Secret::new("janusrocks")),
 ///     ..ClientOptions::default()
 /// };
-/// let client = Client::connect(Arc::new(HttpConnector::new(url, http)?), options).await?;
+/// let connector = HttpConnector::new(url, HttpOptions::default())?;
+/// let client = Client::connect(Arc::new(connector), options).await?;
 ///
 /// let session = client.create_session().await?; // starts the session's long poll
 /// let handle = session.attach("janus.plugin.echotest").await?;
@@ -63,6 +59,8 @@ pub struct HttpConnector {
     urls: Urls,
     options: Arc<HttpOptions>,
     tls: rustls::ClientConfig,
+    /// TEMPORARY (see [`with_credentials`](HttpConnector::with_credentials)).
+    credentials: Option<Credentials>,
 }
 
 impl std::fmt::Debug for HttpConnector {
@@ -89,7 +87,17 @@ impl HttpConnector {
             urls,
             options: Arc::new(options),
             tls,
+            credentials: None,
         })
+    }
+
+    /// TEMPORARY, until the client calls [`Transport::set_credentials`] on each transport
+    /// it opens: every transport this connector opens gets `credentials` right away, as
+    /// the client will do. Not part of the API; it goes away then.
+    #[doc(hidden)]
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
     }
 
     /// The base URL, normalized (no trailing slash).
@@ -139,7 +147,12 @@ impl HttpConnector {
         ));
         // A dead server fails here, so a reconnect attempt fails and the client backs off.
         shared.check_info().await?;
-        Ok(HttpTransport::new(shared, events_rx, stop_tx))
+        let mut transport = HttpTransport::new(shared, events_rx, stop_tx);
+        // TEMPORARY (see `with_credentials`).
+        if let Some(credentials) = &self.credentials {
+            transport.set_credentials(credentials);
+        }
+        Ok(transport)
     }
 }
 

@@ -13,7 +13,7 @@
 
 use futures::future::{AbortHandle, Abortable};
 use futures::stream::FuturesUnordered;
-use janus_core::{HandleId, SessionId, TransportEvent};
+use janus_core::{Credentials, HandleId, SessionId, TransportEvent};
 use reqwest::StatusCode;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -126,6 +126,7 @@ impl Shared {
         session: SessionId,
         pause: Pause,
         mut delay: Duration,
+        credentials: Arc<Credentials>,
     ) -> PollRound {
         let options = &self.options;
         let round = |outcome, delay| PollRound {
@@ -163,8 +164,8 @@ impl Shared {
         let url = self.urls.poll(
             session,
             options.maxev,
-            options.api_secret.as_ref(),
-            options.token.as_ref(),
+            credentials.api_secret.as_ref(),
+            credentials.token.as_ref(),
         );
         let sent = self
             .client
@@ -188,7 +189,7 @@ impl Shared {
                         if self.polls.refused.swap(true, Ordering::Relaxed) {
                             tokio::time::sleep(options.poll_retry_max_delay).await;
                         }
-                        "the long poll was refused (HTTP 403): check the api_secret and token of HttpOptions"
+                        "the long poll was refused (HTTP 403): check the api_secret and token of ClientOptions"
                     };
                     return round(PollOutcome::Gone(reason.to_string()), delay);
                 }
@@ -249,6 +250,8 @@ pub(crate) struct Poller {
     pub(crate) rounds: FuturesUnordered<PollFuture>,
     /// Set by [`stop`](Poller::stop) when the transport closes: no round starts anymore.
     stopped: bool,
+    /// What the rounds started from now on send in their query string.
+    credentials: Arc<Credentials>,
 }
 
 impl Poller {
@@ -257,7 +260,13 @@ impl Poller {
             shared,
             rounds: FuturesUnordered::new(),
             stopped: false,
+            credentials: Arc::default(),
         }
+    }
+
+    /// The credentials every round started from now on sends.
+    pub(crate) fn set_credentials(&mut self, credentials: &Credentials) {
+        self.credentials = Arc::new(credentials.clone());
     }
 
     /// The sessions being polled, sorted.
@@ -370,8 +379,11 @@ impl Poller {
             other => other,
         };
         let (abort, registration) = AbortHandle::new_pair();
-        let round: Pin<Box<dyn Future<Output = PollRound> + Send>> =
-            Box::pin(self.shared.clone().poll_round(session, pause, delay));
+        let round: Pin<Box<dyn Future<Output = PollRound> + Send>> = Box::pin(
+            self.shared
+                .clone()
+                .poll_round(session, pause, delay, self.credentials.clone()),
+        );
         self.rounds.push(Abortable::new(round, registration));
         state.round_started = Some(Instant::now());
         if state.round.replace(abort).is_none() {

@@ -15,7 +15,9 @@
 
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
-use janus_core::{Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent};
+use janus_core::{
+    Credentials, Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent,
+};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -131,7 +133,7 @@ impl Shared {
 ///   timeout, a body over [`HttpOptions::max_body_bytes`] or not UTF-8 as a protocol error
 ///   (after a [`TransportEvent::Malformed`]).
 /// - A poll answered 404 (session destroyed or timed out) or 403 (the poll's credentials,
-///   [`HttpOptions::api_secret`]/[`HttpOptions::token`], are refused) ends with
+///   handed over by [`set_credentials`](Transport::set_credentials), are refused) ends with
 ///   [`TransportEvent::SessionGone`]. Other failures are retried with a growing delay.
 /// - At most [`HttpOptions::max_connections`] `POST`s are in flight; more wait their turn
 ///   (in order, until their deadline). At most [`HttpOptions::max_long_polls`] sessions are
@@ -324,6 +326,12 @@ impl Transport for HttpTransport {
 
     fn handle_closed(&mut self, session: SessionId, handle: HandleId) {
         self.poller.handle_closed(session, handle);
+    }
+
+    /// Kept for the long polls, which carry them in their query string (`POST` bodies
+    /// carry their own); polls started before keep what they had.
+    fn set_credentials(&mut self, credentials: &Credentials) {
+        self.poller.set_credentials(credentials);
     }
 
     async fn close(&mut self) {
