@@ -19,9 +19,11 @@ use janus_ws::{WsConnector, WsOptions};
 /// cannot work is a configuration error naming the option as written in the file
 /// (`options.reconnect.jitter`, `ws.ping_interval`, `http.maxev`, ...), never a panic.
 ///
-/// Secrets (`options.api_secret`, `options.token`, `http.api_secret`, `http.token`) are
-/// written in clear when a `Config` is serialized, so it round-trips through a file; keep
-/// such files private. `Debug` never shows them (see [`Secret`](crate::Secret)).
+/// The credentials are `options.api_secret` and `options.token`, for every transport (the
+/// HTTP long poll gets them from the client). They are written in clear when a `Config` is
+/// serialized, so it round-trips through a file; keep such files private. `Debug` never
+/// shows them (see [`Secret`](crate::Secret)). `http.api_secret` and `http.token`, which
+/// older versions took, are refused with an error saying where the credentials go now.
 ///
 /// ```
 /// let config: janus_client::Config = serde_json::from_str(r#"{
@@ -85,8 +87,10 @@ impl Config {
     /// ```
     #[cfg(feature = "toml")]
     pub fn from_toml_str(text: &str) -> Result<Config, Error> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| Error::config(format!("bad configuration: {e}")).with_source(e))?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let hint = moved_key_hint(e.message());
+            Error::config(format!("bad configuration: {e}{hint}")).with_source(e)
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -139,8 +143,10 @@ impl Config {
     /// configuration first ([`validate`](Config::validate)).
     pub fn connector(&self) -> Result<Arc<dyn Connector>, Error> {
         self.validate()?;
-        let url = Url::parse(&self.url)
-            .map_err(|e| Error::config(format!("bad URL {:?}: {e}", self.url)))?;
+        let url = Url::parse(&self.url).map_err(|e| {
+            let shown = janus_core::endpoint::redact_unparsed(&self.url);
+            Error::config(format!("bad URL {shown:?}: {e}"))
+        })?;
         match url.scheme() {
             "ws" | "wss" => self.ws_connector(url),
             "http" | "https" => self.http_connector(url),
@@ -165,11 +171,7 @@ impl Config {
 
     #[cfg(feature = "http")]
     fn http_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
-        let mut http = self.http.clone();
-        // The long poll carries credentials in its query string; POST bodies get them from the core.
-        http.api_secret = http.api_secret.or_else(|| self.options.api_secret.clone());
-        http.token = http.token.or_else(|| self.options.token.clone());
-        Ok(Arc::new(HttpConnector::new(url, http)?))
+        Ok(Arc::new(HttpConnector::new(url, self.http.clone())?))
     }
 
     #[cfg(not(feature = "http"))]
@@ -178,6 +180,22 @@ impl Config {
             "{} needs the HTTP transport: enable the `http` feature of janus-client",
             url.scheme()
         )))
+    }
+}
+
+/// What to say after an "unknown field" error about a key that moved: `api_secret` and
+/// `token` are taken only in `[options]` (older versions also took them in `[http]`).
+#[cfg(feature = "toml")]
+fn moved_key_hint(message: &str) -> &'static str {
+    if ["`api_secret`", "`token`"]
+        .iter()
+        .any(|key| message.starts_with(&format!("unknown field {key}")))
+    {
+        "(the api secret and token go in [options] only, as options.api_secret and \
+         options.token: the client hands them to every transport, the HTTP long poll \
+         included; [http] no longer takes them)"
+    } else {
+        ""
     }
 }
 
@@ -337,6 +355,35 @@ mod tests {
         );
     }
 
+    #[cfg(all(feature = "toml", feature = "http"))]
+    #[test]
+    fn credentials_in_the_http_section_are_refused_saying_where_they_go() {
+        for key in ["api_secret", "token"] {
+            let text = format!("url = \"http://127.0.0.1:1/janus\"\n[http]\n{key} = \"s3cret\"\n");
+            let e = Config::from_toml_str(&text).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::Config(_)), "{e:?}");
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("unknown field `{key}`"))
+                    && text.contains("options.api_secret and options.token"),
+                "{text}"
+            );
+        }
+        // Where they belong, they are taken.
+        let c = Config::from_toml_str(
+            "url = \"http://127.0.0.1:1/janus\"\n[options]\napi_secret = \"s3cret\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.options.api_secret.as_ref().map(Secret::expose),
+            Some("s3cret")
+        );
+        // Other unknown keys get no such hint.
+        let e =
+            Config::from_toml_str("url = \"ws://127.0.0.1:1\"\n[http]\nmax_ev = 1\n").unwrap_err();
+        assert!(!e.to_string().contains("options.api_secret"), "{e}");
+    }
+
     #[test]
     fn huge_duration_in_a_file_is_refused() {
         let c: Config = toml::from_str(
@@ -360,10 +407,6 @@ mod tests {
         let mut c = Config::new("ws://127.0.0.1:8188");
         c.options.api_secret = Some("s3cret-api".into());
         c.options.token = Some("s3cret-token".into());
-        #[cfg(feature = "http")]
-        {
-            c.http.api_secret = Some("s3cret-http".into());
-        }
         let text = toml::to_string(&c).unwrap();
         // In clear, so the file can be read back.
         assert!(text.contains("api_secret = \"s3cret-api\""), "{text}");

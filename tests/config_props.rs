@@ -360,8 +360,6 @@ fn http_options(mode: Mode) -> BoxedStrategy<janus_client::HttpOptions> {
             d(),
             size(mode, 1 << 16..1 << 24, HttpOptions::MAX_BODY_BYTES),
             field(mode, Just(None).boxed(), Just(None).boxed(), any_ca_file()),
-            any_secret(),
-            any_secret(),
         ),
     )
         .prop_map(
@@ -383,8 +381,6 @@ fn http_options(mode: Mode) -> BoxedStrategy<janus_client::HttpOptions> {
                     heartbeat_interval,
                     max_body_bytes,
                     tls_ca_file,
-                    api_secret,
-                    token,
                 ),
             )| {
                 let (poll_retry_delay, poll_retry_max_delay) =
@@ -404,8 +400,6 @@ fn http_options(mode: Mode) -> BoxedStrategy<janus_client::HttpOptions> {
                     heartbeat_interval,
                     max_body_bytes,
                     tls_ca_file,
-                    api_secret,
-                    token,
                 }
             },
         )
@@ -798,10 +792,6 @@ fn edits() -> Vec<Edit> {
         values(&mut out, "http.tls_ca_file", ca_files(), |c, v| {
             c.http.tls_ca_file = v
         });
-        values(&mut out, "http.api_secret", secrets(), |c, v| {
-            c.http.api_secret = v
-        });
-        values(&mut out, "http.token", secrets(), |c, v| c.http.token = v);
     }
     out
 }

@@ -17,6 +17,7 @@ mod client;
 mod connection;
 pub mod decode;
 mod encode;
+pub mod endpoint;
 pub mod error;
 pub mod events;
 mod link;
@@ -30,6 +31,9 @@ mod state;
 mod stats;
 mod transactions;
 pub mod transport;
+
+#[cfg(feature = "tls")]
+pub mod tls;
 
 #[cfg(feature = "mock")]
 pub mod mock;

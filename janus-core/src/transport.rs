@@ -12,28 +12,6 @@ use crate::options::Secret;
 use crate::protocol::{HandleId, SessionId};
 use crate::request::Verb;
 
-/// The credentials the client sends with its requests (from
-/// [`ClientOptions`](crate::ClientOptions)), handed to every transport it opens. A transport
-/// that makes requests of its own (the HTTP long poll) adds them there.
-///
-/// Its `Debug` output hides the values.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Credentials {
-    /// The api secret (`apisecret`).
-    pub api_secret: Option<Secret>,
-    /// The token (`token`).
-    pub token: Option<Secret>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("api_secret", &self.api_secret.as_ref().map(|_| "<hidden>"))
-            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
-            .finish()
-    }
-}
-
 /// One request on its way out: compact JSON plus the routing facts a transport may need.
 ///
 /// Its `Debug` output leaves the JSON out: it carries the api secret and token.
@@ -66,6 +44,20 @@ impl std::fmt::Debug for OutgoingMessage {
             .field("deadline", &self.deadline)
             .finish()
     }
+}
+
+/// The credentials of the client ([`ClientOptions::api_secret`](crate::ClientOptions::api_secret)
+/// and [`ClientOptions::token`](crate::ClientOptions::token)), handed to each transport by
+/// [`Transport::set_credentials`] for the transports that send them outside a request
+/// body (the HTTP long poll, in its query string). Request bodies already carry them.
+///
+/// `Debug` shows `Secret(***)` for each value set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// The api secret (`apisecret`), if the server requires one.
+    pub api_secret: Option<Secret>,
+    /// The token (`token`), if the server uses token authentication.
+    pub token: Option<Secret>,
 }
 
 /// What a transport hands to the core.
@@ -141,10 +133,6 @@ pub trait Transport: Send + 'static {
     /// The next thing from the server. `Err` means the connection is closed for good and says why.
     async fn recv(&mut self) -> Result<TransportEvent, Error>;
 
-    /// The client's credentials. The client calls it on every transport it opens (the first
-    /// connect and each reconnect) before sending any request through it.
-    fn set_credentials(&mut self, _credentials: &Credentials) {}
-
     /// A session now lives on this connection (created or claimed here).
     fn session_opened(&mut self, _session: SessionId) {}
 
@@ -157,6 +145,13 @@ pub trait Transport: Send + 'static {
 
     /// A handle of `session` is gone (detached, or re-attached under a new id).
     fn handle_closed(&mut self, _session: SessionId, _handle: HandleId) {}
+
+    /// The client's credentials, for requests the transport makes on its own (the HTTP
+    /// long poll carries them in its query string). The client calls it on every transport
+    /// it opens (first connect and each reconnect) before sending any request. The default
+    /// does nothing: transports that only carry request bodies (which hold the credentials
+    /// already) need none.
+    fn set_credentials(&mut self, _credentials: &Credentials) {}
 
     /// Closes the connection; called once, when the core is done with it.
     async fn close(&mut self) {}
@@ -192,12 +187,38 @@ mod tests {
     }
 
     #[test]
-    fn credentials_debug_hides_the_values() {
+    fn credentials_debug_hides_their_values() {
         let c = Credentials {
-            api_secret: Some("hunter2".into()),
-            token: None,
+            api_secret: Some(Secret::new("hunter2")),
+            token: Some(Secret::new("t0ken")),
         };
-        let dbg = format!("{c:?}");
-        assert!(!dbg.contains("hunter2") && dbg.contains("hidden"), "{dbg}");
+        for dbg in [format!("{c:?}"), format!("{c:#?}")] {
+            assert!(!dbg.contains("hunter2") && !dbg.contains("t0ken"), "{dbg}");
+            assert!(dbg.contains("api_secret") && dbg.contains("***"), "{dbg}");
+        }
+        assert_eq!(Credentials::default().api_secret, None);
+    }
+
+    /// A transport that keeps the default `set_credentials`.
+    struct Silent;
+
+    #[async_trait]
+    impl Transport for Silent {
+        async fn send(&mut self, _msg: OutgoingMessage) -> Result<(), Error> {
+            Ok(())
+        }
+
+        async fn recv(&mut self) -> Result<TransportEvent, Error> {
+            Err(Error::transport_closed("closed", false))
+        }
+    }
+
+    #[test]
+    fn set_credentials_does_nothing_by_default() {
+        let mut t: Box<dyn Transport> = Box::new(Silent);
+        t.set_credentials(&Credentials {
+            api_secret: Some("s".into()),
+            token: None,
+        });
     }
 }

@@ -3,8 +3,6 @@
 
 use async_trait::async_trait;
 use janus_core::{Connector, Error, Transport};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -38,18 +36,14 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// use std::sync::Arc;
 ///
 /// let url = "http://127.0.0.1:8088/janus".parse().expect("a valid URL");
-/// // With an api secret, both the client (POST bodies) and the transport (long-poll
-/// // query string) need it.
-/// let secret = Secret::new("janusrocks");
-/// let http = HttpOptions {
-///     api_secret: Some(secret.clone()),
-///     ..HttpOptions::default()
-/// };
+/// // With an api secret: the client puts it in every POST body, and hands it to the
+/// // transport for the long poll's query string.
 /// let options = ClientOptions {
-///     api_secret: Some(secret),
+///     api_secret: Some(Secret::new("janusrocks")),
 ///     ..ClientOptions::default()
 /// };
-/// let client = Client::connect(Arc::new(HttpConnector::new(url, http)?), options).await?;
+/// let connector = HttpConnector::new(url, HttpOptions::default())?;
+/// let client = Client::connect(Arc::new(connector), options).await?;
 ///
 /// let session = client.create_session().await?; // starts the session's long poll
 /// let handle = session.attach("janus.plugin.echotest").await?;
@@ -156,35 +150,10 @@ impl Connector for HttpConnector {
     }
 }
 
-/// rustls with the *ring* provider, the Mozilla roots and the extra CA file.
+/// The shared rustls setup (see [`janus_core::tls`]) with ALPN for HTTP/1.1.
 fn tls_config(options: &HttpOptions) -> Result<rustls::ClientConfig, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &options.tls_ca_file {
-        let shown = path.display();
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| Error::config(format!("cannot read tls_ca_file {shown}: {e}")))?;
-        let mut added = 0usize;
-        for cert in certs {
-            let cert =
-                cert.map_err(|e| Error::config(format!("cannot read tls_ca_file {shown}: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| Error::config(format!("bad certificate in {shown}: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::config(format!(
-                "tls_ca_file {shown} holds no PEM certificate"
-            )));
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::config(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let shared = janus_core::tls::client_config(options.tls_ca_file.as_deref())?;
+    let mut config = Arc::unwrap_or_clone(shared);
     // Janus (libmicrohttpd) speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)

@@ -30,6 +30,8 @@
 mod connector;
 mod health;
 mod options;
+mod poll;
+mod post;
 mod transport;
 mod wire;
 

@@ -1,6 +1,6 @@
 //! Options of the HTTP transport.
 
-use janus_core::{ClientOptions, Error, Secret};
+use janus_core::{ClientOptions, Error};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,22 +12,22 @@ use std::time::Duration;
 /// it (durations more than zero and at most 1 year, unless said otherwise);
 /// [`HttpConnector::new`](crate::HttpConnector::new) calls it.
 ///
-/// Serializing writes `api_secret` and `token` in clear (see [`Secret`]); `Debug` hides
-/// them.
-///
-/// The credentials here are only those of the long poll (`GET`), which carries them in its
-/// query string; `POST` bodies get theirs from [`janus_core::ClientOptions`]. Give both the
-/// same values.
+/// There are no credentials here: the api secret and token are those of
+/// [`ClientOptions`] (`options.api_secret`, `options.token` in a configuration file), which
+/// the client puts in every request and hands to the transport for the long poll's query
+/// string ([`Transport::set_credentials`](janus_core::Transport::set_credentials)). The
+/// keys `api_secret` and `token` that older versions took here are refused like any
+/// unknown key, so that a secret is never dropped silently.
 ///
 /// ```
 /// # mod janus_client { pub use janus_http::HttpOptions; }
 /// use janus_client::HttpOptions;
 /// let o: HttpOptions = serde_json::from_str(
-///     r#"{"maxev": 5, "long_poll_timeout": "40s", "api_secret": "s3cret"}"#,
+///     r#"{"maxev": 5, "long_poll_timeout": "40s"}"#,
 /// ).unwrap();
 /// assert_eq!(o.maxev, 5);
 /// assert_eq!(o.long_poll_timeout.as_secs(), 40);
-/// assert!(!format!("{o:?}").contains("s3cret"));
+/// assert!(serde_json::from_str::<HttpOptions>(r#"{"api_secret": "s3cret"}"#).is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -101,12 +101,6 @@ pub struct HttpOptions {
     /// A PEM file of extra CA certificates trusted for `https` (a private CA), on top of
     /// the Mozilla roots.
     pub tls_ca_file: Option<PathBuf>,
-    /// `apisecret` sent in the long poll's query string. The library never logs that
-    /// URL; keep the targets `hyper`, `hyper_util` and `reqwest` below TRACE.
-    pub api_secret: Option<Secret>,
-    /// `token` sent in the long poll's query string. The library never logs that URL;
-    /// keep the targets `hyper`, `hyper_util` and `reqwest` below TRACE.
-    pub token: Option<Secret>,
 }
 
 /// The longest [`HttpOptions::poll_coalesce`] accepted: a pause is meant to be short.
@@ -129,8 +123,6 @@ impl Default for HttpOptions {
             heartbeat_interval: Duration::from_secs(2),
             max_body_bytes: 8 * 1024 * 1024,
             tls_ca_file: None,
-            api_secret: None,
-            token: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! URLs, bounded body reading and error descriptions.
 
+use janus_core::endpoint::redact;
 use janus_core::{Error, HandleId, Secret, SessionId};
 use std::error::Error as StdError;
 use url::Url;
@@ -41,13 +42,9 @@ impl Urls {
         &self.base
     }
 
-    /// The endpoint for logs: the base URL without user name or password.
+    /// The endpoint for logs: the base URL without credentials.
     pub(crate) fn endpoint(&self) -> String {
-        let mut u = self.base.clone();
-        // Both only fail on URLs that cannot have credentials, which then have none.
-        let _ = u.set_password(None);
-        let _ = u.set_username("");
-        u.to_string()
+        redact(&self.base)
     }
 
     fn with_segments<'a>(&self, segments: impl IntoIterator<Item = &'a str>) -> Url {
@@ -99,6 +96,9 @@ impl Urls {
         u
     }
 }
+
+/// Bodies read only to keep a connection reusable (error replies) are capped at this.
+pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
 
 /// A reply body, read within a size bound.
 #[derive(Debug)]
@@ -167,14 +167,6 @@ fn describe_chain(err: &(dyn StdError + 'static)) -> String {
     text
 }
 
-/// `url` without user name or password, for messages.
-fn shown(url: &Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_password(None);
-    let _ = u.set_username("");
-    u.to_string()
-}
-
 /// The rustls error somewhere in `err`'s chain. The TLS layer wraps it in an `io::Error`,
 /// whose `source()` skips it, so each `io::Error` is looked into with `get_ref`.
 fn find_rustls<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
@@ -217,7 +209,7 @@ fn find_io_kind(err: &(dyn StdError + 'static)) -> Option<std::io::ErrorKind> {
 /// certificate, a refused connection); the reqwest error is kept as the source.
 pub(crate) fn info_send_error(err: reqwest::Error, url: &Url) -> Error {
     let err = err.without_url();
-    let target = shown(url);
+    let target = redact(url);
     let text = describe_chain(&err);
     let message = if let Some(tls) = find_rustls(&err) {
         let hint = match tls {
@@ -269,7 +261,7 @@ pub(crate) fn info_send_error(err: reqwest::Error, url: &Url) -> Error {
 /// - 404: the path is wrong (Janus serves its API under `/janus`, the Admin API under
 ///   `/admin`).
 pub(crate) fn info_status_error(status: reqwest::StatusCode, url: &Url) -> Error {
-    let target = shown(url);
+    let target = redact(url);
     let code = status.as_u16();
     let message = match code {
         403 => format!(
@@ -289,7 +281,7 @@ pub(crate) fn info_status_error(status: reqwest::StatusCode, url: &Url) -> Error
             }
             if base.path() == "/" || base.path().is_empty() {
                 base.set_path("/janus");
-                hint.push_str(&format!(" (try {})", shown(&base)));
+                hint.push_str(&format!(" (try {})", redact(&base)));
             }
             format!("GET {target} got HTTP {status}: {hint}")
         }

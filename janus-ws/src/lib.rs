@@ -25,7 +25,6 @@
 
 use async_trait::async_trait;
 use janus_core::{Connector, Error, Transport};
-use std::path::PathBuf;
 use std::sync::Arc;
 // Only the tests below still use it (the options moved to `options.rs`).
 #[cfg(test)]
@@ -64,45 +63,6 @@ impl std::fmt::Debug for WsConnector {
     }
 }
 
-fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::config(format!("cannot read {}: {e}", path.display())))?;
-        let mut added = 0;
-        for cert in rustls_pemfile_certs(&pem)? {
-            roots
-                .add(cert)
-                .map_err(|e| Error::config(format!("bad CA in {}: {e}", path.display())))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(Error::config(format!(
-                "no certificate found in {}",
-                path.display()
-            )));
-        }
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| Error::config(format!("TLS setup: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-fn rustls_pemfile_certs(
-    pem: &[u8],
-) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, Error> {
-    use rustls::pki_types::pem::PemObject;
-    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Error::config(format!("bad PEM: {e}")))
-}
-
 impl WsConnector {
     /// A connector for `url` (`ws://host:port` or `wss://...`).
     ///
@@ -113,7 +73,9 @@ impl WsConnector {
         options.validate()?;
         let tls = match url.scheme() {
             "ws" => None,
-            "wss" => Some(tls_config(options.tls_ca_file.as_ref())?),
+            "wss" => Some(janus_core::tls::client_config(
+                options.tls_ca_file.as_deref(),
+            )?),
             other => {
                 return Err(Error::config(format!(
                     "the WebSocket transport takes ws:// or wss:// URLs, not {other}://"
@@ -121,7 +83,10 @@ impl WsConnector {
             }
         };
         if url.host_str().is_none() {
-            return Err(Error::config(format!("no host in {url}")));
+            return Err(Error::config(format!(
+                "no host in {}",
+                janus_core::endpoint::redact(&url)
+            )));
         }
         Ok(WsConnector { url, options, tls })
     }
@@ -188,11 +153,7 @@ impl Connector for WsConnector {
 
     fn endpoint(&self) -> String {
         // Never print credentials that may sit in the URL.
-        let mut u = self.url.clone();
-        let _ = u.set_password(None);
-        let _ = u.set_username("");
-        u.set_query(None);
-        u.to_string()
+        janus_core::endpoint::redact(&self.url)
     }
 }
 

@@ -8,7 +8,7 @@
 //! - The crash test starts (and stops) a private instance of its own with `scripts/janus`.
 
 use janus_core::{
-    Client, ClientOptions, CloseReason, ConnectionState, HandleId, OutgoingMessage,
+    Client, ClientOptions, CloseReason, ConnectionState, Credentials, HandleId, OutgoingMessage,
     ReconnectPolicy, SessionEvent, SessionId, Transport, TransportEvent,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -56,25 +56,18 @@ fn auth_server(test: &str) -> Option<(Url, String)> {
     }
 }
 
-/// Both option sets with the api secret: POST bodies and the long poll's query string.
-fn with_secret(
-    secret: Option<&str>,
-    http: HttpOptions,
-    client: ClientOptions,
-) -> (HttpOptions, ClientOptions) {
-    match secret {
-        Some(s) => (
-            HttpOptions {
-                api_secret: Some(s.into()),
-                ..http
-            },
-            ClientOptions {
-                api_secret: Some(s.into()),
-                ..client
-            },
-        ),
-        None => (http, client),
-    }
+/// A connector to `url` and client options with the api secret, if any: the client puts it
+/// in POST bodies, the transport in the long poll's query string.
+fn with_secret(url: Url, secret: Option<&str>) -> (HttpConnector, ClientOptions) {
+    let connector = HttpConnector::new(url, HttpOptions::default()).unwrap();
+    let Some(secret) = secret else {
+        return (connector, ClientOptions::default());
+    };
+    let options = ClientOptions {
+        api_secret: Some(secret.into()),
+        ..ClientOptions::default()
+    };
+    (connector, options)
 }
 
 /// A TCP proxy in front of `target` that counts the connections it accepts.
@@ -109,8 +102,7 @@ async fn counting_proxy(target: &Url) -> (Url, Arc<AtomicUsize>) {
 /// poll), a plugin error, detach, destroy; checks the counts and the TCP connections used.
 async fn echotest_lifecycle(url: Url, secret: Option<&str>) {
     let (proxied, connections) = counting_proxy(&url).await;
-    let (http, options) = with_secret(secret, HttpOptions::default(), ClientOptions::default());
-    let connector = HttpConnector::new(proxied, http).unwrap();
+    let (connector, options) = with_secret(proxied, secret);
     let t0 = Instant::now();
     let client = Client::connect(Arc::new(connector), options).await.unwrap();
     let connected = t0.elapsed();
@@ -180,8 +172,9 @@ async fn live_echotest_lifecycle_with_an_api_secret() {
     echotest_lifecycle(url, Some(&secret)).await;
 }
 
-/// With an api secret on the server but not in `HttpOptions`, the poll is refused (403) and
-/// the session reported lost, instead of waiting forever for events.
+/// A session created with the api secret, polled without it (no `set_credentials`) or with
+/// a wrong one: the poll is refused (403) and the session reported gone, instead of
+/// waiting forever for events. With the secret, the poll is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_poll_without_the_api_secret_loses_the_session() {
     let Some((url, secret)) = auth_server("live_poll_without_the_api_secret_loses_the_session")
@@ -189,23 +182,58 @@ async fn live_poll_without_the_api_secret_loses_the_session() {
         return;
     };
     let connector = HttpConnector::new(url, HttpOptions::default()).unwrap();
-    let options = ClientOptions {
-        api_secret: Some(secret.as_str().into()),
-        ..ClientOptions::default()
+    let wrong = Credentials {
+        api_secret: Some("not-the-secret".into()),
+        token: None,
     };
-    let client = Client::connect(Arc::new(connector), options).await.unwrap();
-    let session = client.create_session().await.unwrap();
-    let mut events = session.events();
-    // Sessions are polled once they have a handle.
-    let _handle = session.attach("janus.plugin.echotest").await.unwrap();
-    let ev = timeout(Duration::from_secs(5), events.recv())
-        .await
-        .expect("no session event");
-    assert!(
-        matches!(&ev, Some(SessionEvent::Closed(reason)) if reason.to_string().contains("403")),
-        "{ev:?}"
-    );
-    client.close().await;
+    let right = Credentials {
+        api_secret: Some(secret.as_str().into()),
+        token: None,
+    };
+    for (credentials, refused) in [(None, true), (Some(&wrong), true), (Some(&right), false)] {
+        let mut t = connector.open().await.unwrap();
+        if let Some(c) = credentials {
+            t.set_credentials(c);
+        }
+        let mut create = super::out("create", "c1", None, None);
+        create.json =
+            serde_json::json!({"janus": "create", "transaction": "c1", "apisecret": secret})
+                .to_string();
+        t.send(create).await.unwrap();
+        let reply = match timeout(Duration::from_secs(5), t.recv()).await {
+            Ok(Ok(TransportEvent::Reply { text, .. })) => text,
+            other => panic!("no reply to create: {other:?}"),
+        };
+        let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        let id = reply["data"]["id"].as_u64().expect("a session id");
+        let session = SessionId(id);
+        // Sessions are polled once they have a handle.
+        t.session_opened(session);
+        t.handle_opened(session, HandleId(1));
+        // Janus answers an idle poll after 30 s with a keepalive; a refusal comes at once.
+        let ev = timeout(Duration::from_secs(3), t.recv()).await;
+        if refused {
+            let ev = ev.expect("no answer to the poll").unwrap();
+            assert!(
+                matches!(&ev, TransportEvent::SessionGone { session: s, reason } if *s == session && reason.contains("403")),
+                "{credentials:?}: {ev:?}"
+            );
+        } else {
+            assert!(
+                ev.is_err(),
+                "{credentials:?}: the poll was answered: {ev:?}"
+            );
+            assert_eq!(t.polled_sessions(), vec![session]);
+        }
+        let mut destroy = super::out("destroy", "d1", Some(id), None);
+        destroy.json = serde_json::json!({
+            "janus": "destroy", "transaction": "d1", "session_id": id, "apisecret": secret
+        })
+        .to_string();
+        t.session_closed(session);
+        t.send(destroy).await.unwrap();
+        t.close().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,8 +5,8 @@ mod live;
 mod server;
 
 use janus_core::{
-    Client, ClientOptions, ConnectionState, ErrorKind, Expect, HandleId, OutgoingMessage,
-    ReconnectPolicy, SessionId, Transport, TransportEvent, Verb,
+    Client, ClientOptions, ConnectionState, Credentials, ErrorKind, Expect, HandleId,
+    OutgoingMessage, ReconnectPolicy, SessionId, Transport, TransportEvent, Verb,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -200,12 +200,12 @@ async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
         }
     })
     .await;
-    let options = HttpOptions {
+    let mut t = open(&server, fast()).await;
+    // What the client does for each transport it opens, before any request.
+    t.set_credentials(&Credentials {
         api_secret: Some("s&x y".into()),
         token: Some("t0k".into()),
-        ..fast()
-    };
-    let mut t = open(&server, options).await;
+    });
     t.session_opened(SessionId(7));
     // Only sessions with handles are polled.
     t.handle_opened(SessionId(7), HandleId(1));
@@ -804,7 +804,7 @@ async fn options_deserialize_and_are_checked() {
     assert_eq!(o.max_body_bytes, 8 * 1024 * 1024);
     assert_eq!(o.poll_coalesce, Duration::from_millis(5));
     let o: HttpOptions = serde_json::from_str(
-        r#"{"maxev":1,"poll_retry_delay":"250ms","unreachable_timeout":"5s","tls_ca_file":"/x.pem","token":"t","poll_coalesce":"0s"}"#,
+        r#"{"maxev":1,"poll_retry_delay":"250ms","unreachable_timeout":"5s","tls_ca_file":"/x.pem","poll_coalesce":"0s"}"#,
     )
     .unwrap();
     assert_eq!(o.poll_coalesce, Duration::ZERO);
@@ -817,8 +817,12 @@ async fn options_deserialize_and_are_checked() {
     assert_eq!(o.maxev, 1);
     assert_eq!(o.poll_retry_delay, Duration::from_millis(250));
     assert_eq!(o.unreachable_timeout, Duration::from_secs(5));
-    assert_eq!(o.token.as_ref().map(|t| t.expose()), Some("t"));
     assert!(serde_json::from_str::<HttpOptions>(r#"{"max_ev":1}"#).is_err());
+    // The credentials are the client's now: refused here, not dropped silently.
+    for removed in [r#"{"api_secret":"s"}"#, r#"{"token":"t"}"#] {
+        let e = serde_json::from_str::<HttpOptions>(removed).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
     let back: HttpOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
     assert_eq!(back, o);
 
