@@ -1,11 +1,13 @@
 //! One WebSocket connection: frames in and out, and the ping that notices a silent peer.
 
 use async_trait::async_trait;
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use janus_core::{Error, OutgoingMessage, Transport, TransportEvent};
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -25,7 +27,13 @@ use crate::WsOptions;
 ///   out; without any frame within [`WsOptions::ping_timeout`] after it, the connection is
 ///   taken for dead.
 pub struct WsTransport {
-    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    stream: SplitStream<Ws>,
+    /// To the writer task, which owns the sending half and flushes whenever its queue is
+    /// empty: writes overlap with reading and with the connection task's own work.
+    writer: mpsc::Sender<Message>,
+    /// Why the writer stopped, once it has.
+    writer_error: watch::Receiver<Option<Error>>,
+    writer_task: Option<tokio::task::JoinHandle<()>>,
     ping_interval: Option<Duration>,
     ping_timeout: Duration,
     /// Wakes `recv` when a ping is due or overdue; moved forward lazily, when it fires.
@@ -49,15 +57,54 @@ impl std::fmt::Debug for WsTransport {
     }
 }
 
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Frames queued for the writer task at most; a peer that stops reading fills it, and the
+/// connection task's bounded wait for room then takes the connection for dead.
+const WRITE_QUEUE: usize = 1024;
+
+/// Writes what comes on `rx`, flushing once the queue is empty; stops at the first error
+/// (said on `error`) or when the transport is gone (then it closes the connection).
+async fn write_loop(
+    mut sink: SplitSink<Ws, Message>,
+    mut rx: mpsc::Receiver<Message>,
+    error: watch::Sender<Option<Error>>,
+) {
+    let fail = |e: tungstenite::Error| {
+        let _ = error.send(Some(Error::transport_closed(
+            format!("WebSocket send: {e}"),
+            true,
+        )));
+    };
+    while let Some(msg) = rx.recv().await {
+        if let Err(e) = sink.feed(msg).await {
+            return fail(e);
+        }
+        while let Ok(msg) = rx.try_recv() {
+            if let Err(e) = sink.feed(msg).await {
+                return fail(e);
+            }
+        }
+        if let Err(e) = sink.flush().await {
+            return fail(e);
+        }
+    }
+    let _ = sink.close().await;
+}
+
 impl WsTransport {
-    pub(crate) fn new(
-        stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
-        options: &WsOptions,
-    ) -> Self {
+    pub(crate) fn new(ws: Ws, options: &WsOptions) -> Self {
         let now = Instant::now();
         let first = options.ping_interval.unwrap_or(Duration::from_secs(3600));
+        let (sink, stream) = ws.split();
+        let (writer, rx) = mpsc::channel(WRITE_QUEUE);
+        let (error_tx, writer_error) = watch::channel(None);
+        let writer_task = tokio::spawn(write_loop(sink, rx, error_tx));
         WsTransport {
             stream,
+            writer,
+            writer_error,
+            writer_task: Some(writer_task),
             ping_interval: options.ping_interval,
             ping_timeout: options.ping_timeout,
             timer: Box::pin(tokio::time::sleep_until(now + first)),
@@ -93,10 +140,17 @@ impl WsTransport {
         }
         self.ping_sent = Some(now);
         self.timer.as_mut().reset(now + self.ping_timeout);
-        self.stream
-            .send(Message::Ping(Vec::new().into()))
-            .await
-            .map_err(|e| Error::transport_closed(format!("WebSocket ping: {e}"), true))
+        // A full queue means writes are stuck: the ping's timeout then says so.
+        let _ = self.writer.try_send(Message::Ping(Vec::new().into()));
+        Ok(())
+    }
+
+    /// Why the writer stopped: its own error, or a generic one.
+    fn writer_gone(&self) -> Error {
+        self.writer_error
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| Error::transport_closed("the WebSocket writer stopped", true))
     }
 
     /// What one message from the server becomes.
@@ -169,18 +223,16 @@ enum Step {
 impl Transport for WsTransport {
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
         // The core serializes compactly: no whitespace after the closing brace (trap 2).
-        // Buffered: the core flushes once per batch.
-        self.stream
-            .feed(Message::Text(msg.json.into()))
+        // The writer task flushes once its queue is empty.
+        if self
+            .writer
+            .send(Message::Text(msg.json.into()))
             .await
-            .map_err(|e| Error::transport_closed(format!("WebSocket send: {e}"), true))
-    }
-
-    async fn flush(&mut self) -> Result<(), Error> {
-        self.stream
-            .flush()
-            .await
-            .map_err(|e| Error::transport_closed(format!("WebSocket flush: {e}"), true))
+            .is_err()
+        {
+            return Err(self.writer_gone());
+        }
+        Ok(())
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {
@@ -190,6 +242,9 @@ impl Transport for WsTransport {
             }
             let interval = self.ping_interval;
             tokio::select! {
+                Ok(()) = self.writer_error.changed() => {
+                    return Err(self.writer_gone());
+                }
                 next = self.stream.next() => {
                     // Any frame proves the peer is alive.
                     self.last_frame = Instant::now();
@@ -210,6 +265,11 @@ impl Transport for WsTransport {
     }
 
     async fn close(&mut self) {
-        let _ = self.stream.close(None).await;
+        // The writer closes the connection once its queue is drained and this end is gone.
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(task) = self.writer_task.take() {
+            let _ = task.await;
+        }
     }
 }
