@@ -23,12 +23,14 @@ use crate::protocol::{Candidate, HandleId, Jsep, PluginResponse, ServerInfo, Ses
 use crate::request::{Opens, RawRequest, Request, Verb};
 use crate::shared::{HandleShared, SessionShared};
 use crate::stats::{Stats, StatsCell};
+use crate::table::Table;
 use crate::transport::{Connector, Credentials};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 struct ClientInner {
     commands: mpsc::Sender<Command>,
+    table: Arc<Table>,
     releases: mpsc::UnboundedSender<Release>,
     encoder: Arc<Encoder>,
     options: ClientOptions,
@@ -46,6 +48,8 @@ struct Call<'a, B> {
     body: &'a B,
     timeout: Option<Duration>,
     opens: Option<Opens>,
+    /// The session whose keepalive this request makes unnecessary for a while.
+    touch: Option<&'a SessionShared>,
 }
 
 impl<'a, B> Call<'a, B> {
@@ -58,6 +62,7 @@ impl<'a, B> Call<'a, B> {
             body,
             timeout: None,
             opens: None,
+            touch: None,
         }
     }
 }
@@ -117,7 +122,9 @@ impl Client {
             token: options.token.clone(),
         }));
         let stats = Arc::new(StatsCell::default());
+        let table = Arc::new(Table::default());
         let driver = Driver::new(Parts {
+            table: table.clone(),
             connector,
             transport,
             commands: rx,
@@ -135,6 +142,7 @@ impl Client {
         let client = Client {
             inner: Arc::new(ClientInner {
                 commands: tx,
+                table,
                 releases: release_tx,
                 encoder,
                 options,
@@ -284,23 +292,30 @@ impl Client {
             call.body,
         )?;
         let (tx, rx) = oneshot::channel();
-        let request = Request {
-            verb: call.verb,
-            session: call.session,
-            handle: call.handle,
+        let request = Request::new(
+            call.verb,
+            call.session,
+            call.handle,
             txn,
             json,
             deadline,
             timeout,
-            reply: Some(tx),
-            opens: call.opens,
-        };
+            Some(tx),
+            call.opens,
+        );
+        if let Some(session) = call.touch {
+            session.touch();
+        }
         let work = async {
-            self.inner
-                .commands
-                .send(Command::Request(request))
-                .await
-                .map_err(|_| self.closed_error())?;
+            // Straight to the transport while the link is up; else through the connection
+            // task, which queues it across a reconnect.
+            if let Err(request) = self.inner.table.try_direct(request) {
+                self.inner
+                    .commands
+                    .send(Command::Request(request))
+                    .await
+                    .map_err(|_| self.closed_error())?;
+            }
             rx.await.map_err(|_| self.closed_error())?
         };
         match tokio::time::timeout_at(deadline, work).await {
@@ -503,6 +518,7 @@ impl<'a> AttachRequest<'a> {
                 session: Some(sid),
                 token: self.token.as_ref(),
                 timeout: self.timeout,
+                touch: Some(&session.owner.shared),
                 opens: Some(Opens::Handle {
                     plugin: self.plugin.clone(),
                     opaque_id: self.opaque_id.clone(),
@@ -658,6 +674,7 @@ impl Handle {
                 session: Some(sid),
                 handle: Some(hid),
                 timeout: timeout.or(self.timeout),
+                touch: Some(&self.session.owner.shared),
                 ..Call::new(verb, body)
             })
             .instrument(self.owner.span.clone())

@@ -23,7 +23,7 @@ use crate::link::{AfterFailure, ConnectionState, Keepalive, Link, LinkEvent};
 use crate::options::ClientOptions;
 use crate::protocol::{decode_frame, CloseReason, HandleId, SessionId};
 use crate::registry::Notice;
-use crate::request::{Opens, Request, Verb};
+use crate::request::{Request, Verb};
 use crate::shared::{HandleShared, SessionShared};
 use crate::state::{Effect, State};
 use crate::stats::StatsCell;
@@ -65,6 +65,7 @@ pub(crate) struct Parts {
     pub(crate) options: ClientOptions,
     pub(crate) conn_state: watch::Sender<ConnectionState>,
     pub(crate) stats: Arc<StatsCell>,
+    pub(crate) table: Arc<crate::table::Table>,
 }
 
 pub(crate) struct Driver {
@@ -117,6 +118,7 @@ impl Driver {
             state: State::new(
                 parts.options.reconnect.recreate_lost_sessions,
                 parts.stats.clone(),
+                parts.table,
             ),
             commands: parts.commands,
             releases: parts.releases,
@@ -212,11 +214,26 @@ impl Driver {
             if let Some(reason) = self.broken.take() {
                 self.on_disconnect(reason).await;
             }
+            self.sync_direct();
             self.publish_stats();
             if self.link.is_closed() {
                 self.drain_closed();
                 return;
             }
+        }
+    }
+
+    /// Opens the direct path while the link is usable, and closes it otherwise.
+    fn sync_direct(&mut self) {
+        let usable = self.link.usable();
+        let mut table = self.state.table.lock();
+        if usable != table.has_direct() {
+            let direct = if usable {
+                self.link.transport().and_then(|t| t.direct())
+            } else {
+                None
+            };
+            table.set_direct(direct);
         }
     }
 
@@ -237,12 +254,12 @@ impl Driver {
     fn drain_closed(&mut self) {
         let err = self.closed_error();
         for r in self.queue.drain(..) {
-            answer(r.reply, Err(err.clone()));
+            r.pending.complete(Err(err.clone()));
         }
         self.commands.close();
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Request(r) => answer(r.reply, Err(err.clone())),
+                Command::Request(r) => r.pending.complete(Err(err.clone())),
                 Command::Shutdown(tx) => {
                     let _ = tx.send(());
                 }
@@ -253,6 +270,7 @@ impl Driver {
 
     async fn shutdown(&mut self, reason: &str) {
         self.last_reason = reason.to_string();
+        self.state.table.lock().set_direct(None);
         self.state.close_all(CloseReason::Released);
         self.apply_effects().await;
         if let Some(mut t) = self.link.close(reason.to_string()) {
@@ -271,13 +289,10 @@ impl Driver {
         } else if self.queue.len() < self.options.command_buffer {
             self.queue.push_back(req);
         } else {
-            answer(
-                req.reply,
-                Err(Error::transport_closed(
-                    "disconnected and the request queue is full",
-                    true,
-                )),
-            );
+            req.pending.complete(Err(Error::transport_closed(
+                "disconnected and the request queue is full",
+                true,
+            )));
         }
     }
 
@@ -325,85 +340,32 @@ impl Driver {
         }
     }
 
-    /// Builds the bookkeeping of an application's request, then sends it.
+    /// Sends an application's request the slow way (the direct path was closed).
     async fn dispatch(&mut self, req: Request) {
-        let Request {
-            verb,
-            session,
-            handle,
-            txn,
-            json,
-            deadline,
-            timeout,
-            reply,
-            opens,
-        } = req;
-        let purpose = match (verb, opens, session, handle) {
-            (Verb::Create, Some(Opens::Session { shared, events }), _, _) => {
-                Purpose::Create { shared, events }
+        let Request { txn, json, pending } = req;
+        // Requests on a session this task no longer knows fail here, not on the wire.
+        if let Purpose::Attach { session, .. } = &pending.purpose {
+            if !self.state.registry.has_session(*session) {
+                pending.complete(Err(Error::new(ErrorKind::SessionGone {
+                    reason: "unknown session".into(),
+                })));
+                return;
             }
-            (
-                Verb::Attach,
-                Some(Opens::Handle {
-                    plugin,
-                    opaque_id,
-                    shared,
-                    events,
-                }),
-                Some(session),
-                _,
-            ) => {
-                // Requests on a session this task no longer knows fail here, not on the wire.
-                if !self.state.registry.has_session(session) {
-                    answer(
-                        reply,
-                        Err(Error::new(ErrorKind::SessionGone {
-                            reason: "unknown session".into(),
-                        })),
-                    );
-                    return;
-                }
-                Purpose::Attach {
-                    session,
-                    plugin,
-                    opaque_id,
-                    shared,
-                    events,
-                }
-            }
-            (Verb::Destroy, _, Some(session), _) => Purpose::Destroy { session },
-            (Verb::Detach, _, _, Some(handle)) => Purpose::Detach { handle },
-            _ => Purpose::Plain,
-        };
-        let pending = Pending {
-            verb,
-            purpose,
-            reply,
-            deadline,
-            timeout,
-            acked: false,
-        };
-        self.send(txn, session, handle, json, pending).await;
+        }
+        self.send(txn, json, pending).await;
     }
 
     /// Registers then sends: an answer can never arrive before its transaction is known.
-    async fn send(
-        &mut self,
-        txn: u64,
-        session: Option<SessionId>,
-        handle: Option<HandleId>,
-        json: String,
-        pending: Pending,
-    ) {
+    async fn send(&mut self, txn: u64, json: String, pending: Pending) {
         let msg = OutgoingMessage {
             verb: pending.verb,
             transaction: txn.to_string(),
-            session_id: session,
-            handle_id: handle,
+            session_id: pending.session,
+            handle_id: pending.handle,
             json,
             deadline: Some(pending.deadline),
         };
-        self.state.register(txn, session, pending, Instant::now());
+        self.state.register(txn, pending, Instant::now());
         let Some(t) = self.link.transport() else {
             return;
         };
@@ -439,13 +401,15 @@ impl Driver {
         let timeout = self.options.request_timeout;
         let pending = Pending {
             verb,
+            session,
+            handle,
             purpose,
             reply: None,
             deadline: Instant::now() + timeout,
             timeout,
             acked: false,
         };
-        self.send(txn, session, handle, json, pending).await;
+        self.send(txn, json, pending).await;
     }
 
     async fn on_link(&mut self, ev: LinkEvent) {
@@ -468,7 +432,7 @@ impl Driver {
                 if let Ok(id) = transaction.parse::<u64>() {
                     // Janus answers every request body with its transaction (`success`,
                     // `ack` or `error`); anything else will never answer it.
-                    if self.state.transactions.unanswered(id) {
+                    if self.state.table.lock().transactions.unanswered(id) {
                         let why = problem.unwrap_or_else(|| {
                             "the reply body does not answer the request".to_string()
                         });
@@ -626,8 +590,9 @@ impl Driver {
             let Some(req) = self.queue.pop_front() else {
                 break;
             };
-            if req.deadline <= now {
-                answer(req.reply, Err(Error::timeout(req.timeout)));
+            if req.pending.deadline <= now {
+                let timeout = req.pending.timeout;
+                req.pending.complete(Err(Error::timeout(timeout)));
                 continue;
             }
             self.dispatch(req).await;
@@ -638,6 +603,8 @@ impl Driver {
         let Some(mut t) = self.link.go_down(Instant::now()) else {
             return;
         };
+        // Before the close: the writer ends only once no direct sender is left.
+        self.state.table.lock().set_direct(None);
         warn!(%reason, endpoint = %self.connector.endpoint(), "connection lost");
         drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
         self.last_reason = reason.clone();
@@ -708,6 +675,7 @@ impl Driver {
 
     async fn close_for_good(&mut self, reason: String) {
         self.last_reason = reason.clone();
+        self.state.table.lock().set_direct(None);
         self.state
             .close_all(CloseReason::TransportClosed(reason.clone()));
         self.apply_effects().await;
@@ -723,15 +691,16 @@ impl Driver {
         self.state.sweep(now);
         // Queued requests time out too, and are forgotten when their caller gave up.
         while let Some(front) = self.queue.front() {
-            if front.deadline > now {
+            if front.pending.deadline > now {
                 break;
             }
             if let Some(req) = self.queue.pop_front() {
-                answer(req.reply, Err(Error::timeout(req.timeout)));
+                let timeout = req.pending.timeout;
+                req.pending.complete(Err(Error::timeout(timeout)));
             }
         }
         self.queue
-            .retain(|r| r.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
+            .retain(|r| r.pending.reply.as_ref().is_none_or(|tx| !tx.is_closed()));
         if self.queue.capacity() > 64 && self.queue.len() * 4 < self.queue.capacity() {
             self.queue.shrink_to_fit();
         }
@@ -752,11 +721,5 @@ impl Driver {
                 .await;
             }
         }
-    }
-}
-
-fn answer(reply: Option<crate::request::Reply>, result: Result<crate::decode::Incoming, Error>) {
-    if let Some(tx) = reply {
-        let _ = tx.send(result);
     }
 }

@@ -28,6 +28,7 @@ mod registry;
 mod request;
 mod shared;
 mod state;
+mod table;
 mod stats;
 mod transactions;
 pub mod transport;
@@ -49,4 +50,6 @@ pub use protocol::{
 };
 pub use request::{Expect, RawRequest, Verb};
 pub use stats::Stats;
-pub use transport::{Connector, Credentials, OutgoingMessage, Transport, TransportEvent};
+pub use transport::{
+    Connector, Credentials, DirectSend, OutgoingMessage, Transport, TransportEvent,
+};

@@ -140,7 +140,14 @@ impl Registry {
     pub(crate) fn due_keepalives(&self, now: Instant, interval: Duration) -> Vec<SessionId> {
         self.sessions
             .iter()
-            .filter(|(_, s)| now.saturating_duration_since(s.last_request) >= interval)
+            .filter(|(_, s)| {
+                // The later of what went through here and what the application sent directly.
+                let last = s
+                    .shared
+                    .last_request()
+                    .map_or(s.last_request, |direct| direct.max(s.last_request));
+                now.saturating_duration_since(last) >= interval
+            })
             .map(|(id, _)| *id)
             .collect()
     }

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::events::EventSender;
 use crate::protocol::{HandleEvent, HandleId, SessionEvent, SessionId};
 use crate::shared::{HandleShared, SessionShared};
+use crate::transactions::{Pending, Purpose};
 
 /// What completes a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,20 +246,46 @@ pub(crate) enum Opens {
     },
 }
 
-/// One request, encoded, as a caller hands it to the connection task. The task builds its
-/// own bookkeeping (the transaction entry, the route to open) from it.
+/// One request, encoded, with the bookkeeping the connection task keeps for it until its
+/// answer (built here, from what the caller says, so callers know nothing of it).
 pub(crate) struct Request {
-    pub(crate) verb: Verb,
-    pub(crate) session: Option<SessionId>,
-    pub(crate) handle: Option<HandleId>,
     pub(crate) txn: u64,
     /// The whole request as compact JSON.
     pub(crate) json: String,
-    pub(crate) deadline: Instant,
-    pub(crate) timeout: Duration,
-    /// `None` for the connection task's own requests (keepalives, claims).
-    pub(crate) reply: Option<Reply>,
-    pub(crate) opens: Option<Opens>,
+    pub(crate) pending: Pending,
+}
+
+impl Request {
+    /// A request from a caller: `opens` is the route a successful `create` or `attach`
+    /// opens; `reply` is `None` for the connection task's own requests.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        verb: Verb,
+        session: Option<SessionId>,
+        handle: Option<HandleId>,
+        txn: u64,
+        json: String,
+        deadline: Instant,
+        timeout: Duration,
+        reply: Option<Reply>,
+        opens: Option<Opens>,
+    ) -> Request {
+        let purpose = Purpose::for_request(verb, session, handle, opens);
+        Request {
+            txn,
+            json,
+            pending: Pending {
+                verb,
+                session,
+                handle,
+                purpose,
+                reply,
+                deadline,
+                timeout,
+                acked: false,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use crate::error::{codes, Error, ErrorKind};
 use crate::protocol::{CloseReason, HandleId, SessionEvent, SessionId};
 use crate::registry::{HandleEntry, Reattach, Registry};
 use crate::stats::{Stats, StatsCell};
+use crate::table::Table;
 use crate::transactions::{Match, Pending, Purpose, Transactions};
 use std::sync::Arc;
 
@@ -38,7 +39,8 @@ struct Recreating {
 }
 
 pub(crate) struct State {
-    pub(crate) transactions: Transactions,
+    /// The transaction table, shared with callers that send directly.
+    pub(crate) table: Arc<Table>,
     pub(crate) registry: Registry,
     pub(crate) effects: Vec<Effect>,
     recreate_lost: bool,
@@ -52,10 +54,10 @@ pub(crate) struct State {
 
 impl State {
     /// `recreate_lost`: a session that cannot be claimed is re-created (instead of closed).
-    pub(crate) fn new(recreate_lost: bool, cell: Arc<StatsCell>) -> Self {
+    pub(crate) fn new(recreate_lost: bool, cell: Arc<StatsCell>, table: Arc<Table>) -> Self {
         State {
+            table,
             cell,
-            transactions: Transactions::default(),
             registry: Registry::default(),
             effects: Vec::new(),
             recreate_lost,
@@ -68,7 +70,7 @@ impl State {
 
     pub(crate) fn stats(&self) -> Stats {
         Stats {
-            pending_transactions: self.transactions.len(),
+            pending_transactions: self.table.lock().transactions.len(),
             queued_requests: 0,
             sessions: self.registry.session_count(),
             handles: self.registry.handle_count(),
@@ -86,22 +88,17 @@ impl State {
     }
 
     /// Registers a request before it is sent, so an answer can never come "too early".
-    pub(crate) fn register(
-        &mut self,
-        txn: u64,
-        session: Option<SessionId>,
-        pending: Pending,
-        now: Instant,
-    ) {
-        if let Some(s) = session.or(pending.purpose.session()) {
+    pub(crate) fn register(&mut self, txn: u64, pending: Pending, now: Instant) {
+        if let Some(s) = pending.session.or(pending.purpose.session()) {
             self.registry.touch(s, now);
         }
-        self.transactions.register(txn, pending);
+        self.table.lock().transactions.register(txn, pending);
     }
 
     /// Takes one incoming message: completes its request, or routes it as an event.
     pub(crate) fn on_incoming(&mut self, msg: Incoming) {
-        match self.transactions.on_message(msg) {
+        let matched = self.table.lock().transactions.on_message(msg);
+        match matched {
             // The caller gave up (its timeout passed) an instant before the answer came: a
             // plugin event goes to the handle's stream as a late reply, not nowhere.
             Match::Completed(p, msg)
@@ -111,9 +108,9 @@ impl State {
             {
                 self.unknown_transactions += 1;
                 let late = msg.transaction.clone();
-                let transactions = &self.transactions;
+                let table = self.table.lock();
                 self.registry.route(msg, late, |session, handle| {
-                    teardown_reason(transactions, session, handle)
+                    teardown_reason(&table.transactions, session, handle)
                 });
             }
             Match::Completed(p, msg) => self.on_succeeded(p, msg),
@@ -124,9 +121,9 @@ impl State {
                 if late.is_some() {
                     self.unknown_transactions += 1;
                 }
-                let transactions = &self.transactions;
+                let table = self.table.lock();
                 self.registry.route(msg, late, |session, handle| {
-                    teardown_reason(transactions, session, handle)
+                    teardown_reason(&table.transactions, session, handle)
                 });
             }
         }
@@ -347,7 +344,9 @@ impl State {
 
     /// Whether a `destroy` of `session` is waiting for its answer.
     pub(crate) fn destroying(&self, session: SessionId) -> bool {
-        self.transactions
+        self.table
+            .lock()
+            .transactions
             .any(|p| matches!(p, Purpose::Destroy { session: s } if *s == session))
     }
 
@@ -356,8 +355,12 @@ impl State {
     pub(crate) fn sweep(&mut self, now: Instant) {
         self.registry.sweep(now);
         self.registry.shrink();
-        self.transactions.shrink();
-        for p in self.transactions.expired(now) {
+        let expired = {
+            let mut table = self.table.lock();
+            table.transactions.shrink();
+            table.transactions.expired(now)
+        };
+        for p in expired {
             let err = Error::timeout(p.timeout);
             // Same bookkeeping as any failure (a timeout has no Janus code, so nothing is
             // closed for it: a keepalive without answer is no proof the session is gone).
@@ -367,7 +370,8 @@ impl State {
 
     /// A request failed before Janus answered it (HTTP: the POST itself failed).
     pub(crate) fn fail_request(&mut self, txn: u64, err: Error) {
-        if let Some(p) = self.transactions.remove(txn) {
+        let removed = self.table.lock().transactions.remove(txn);
+        if let Some(p) = removed {
             self.on_failed(p, err);
         }
     }
@@ -375,7 +379,13 @@ impl State {
     /// The connection dropped: every request in flight fails; recovery starts over.
     pub(crate) fn connection_lost(&mut self, reason: &str) {
         self.recreating.clear();
-        let failed = self.transactions.take_all();
+        let failed = {
+            // One critical section: a caller either registered before (and fails here
+            // with the rest) or finds the direct path closed and goes the slow way.
+            let mut table = self.table.lock();
+            table.set_direct(None);
+            table.transactions.take_all()
+        };
         self.publish();
         for p in failed {
             p.fail_closed(reason);
@@ -424,6 +434,8 @@ mod tests {
         let (tx, rx) = oneshot::channel();
         let p = Pending {
             verb,
+            session: None,
+            handle: None,
             purpose,
             reply: Some(tx),
             deadline: Instant::now() + Duration::from_secs(10),
@@ -435,7 +447,7 @@ mod tests {
 
     fn send(s: &mut State, txn: u64, verb: Verb, purpose: Purpose) -> Rx {
         let (p, rx) = pending(verb, purpose);
-        s.register(txn, None, p, Instant::now());
+        s.register(txn, p, Instant::now());
         rx
     }
 
@@ -479,7 +491,7 @@ mod tests {
 
     #[test]
     fn a_message_answer_goes_to_its_caller_not_to_the_stream() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _session = with_session(&mut s, 1);
         let mut events = with_handle(&mut s, 1, 11);
         let mut rx = send(&mut s, 7, Verb::Message, Purpose::Plain);
@@ -500,7 +512,7 @@ mod tests {
 
     #[test]
     fn an_attach_answered_after_its_session_closed_fails_clearly() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let (tx, _source) = channel(8);
         let purpose = Purpose::Attach {
             session: SessionId(1),
@@ -520,7 +532,7 @@ mod tests {
 
     #[test]
     fn a_detached_event_overtaking_our_detach_reads_as_ours() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _session = with_session(&mut s, 1);
         let mut ours = with_handle(&mut s, 1, 11);
         let mut other = with_handle(&mut s, 1, 12);
@@ -546,12 +558,12 @@ mod tests {
                 Some(HandleEvent::Closed(CloseReason::DetachedByServer))
             );
         });
-        assert_eq!(s.transactions.len(), 0);
+        assert_eq!(s.table.lock().transactions.len(), 0);
     }
 
     #[test]
     fn a_destroy_closes_the_session_and_tells_the_transport() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _session = with_session(&mut s, 1);
         let _h = with_handle(&mut s, 1, 11);
         let mut rx = send(
@@ -577,7 +589,7 @@ mod tests {
 
     #[test]
     fn a_failed_detach_reasserts_the_handle_and_a_failed_claim_is_a_recovery_step() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _session = with_session(&mut s, 1);
         let _h = with_handle(&mut s, 1, 11);
         s.registry.notices.clear();
@@ -614,7 +626,7 @@ mod tests {
 
     #[test]
     fn a_lost_session_is_recreated_with_its_handles_when_the_policy_says_so() {
-        let mut s = State::new(true, Arc::default());
+        let mut s = State::new(true, Arc::default(), Arc::default());
         let mut session = with_session(&mut s, 1);
         let _h = with_handle(&mut s, 1, 11);
         s.session_lost(SessionId(1), "gone".into(), true);
@@ -661,7 +673,7 @@ mod tests {
             })
         );
         // Without the policy (or for an unauthorized claim) it is closed and said so.
-        let mut s = State::new(true, Arc::default());
+        let mut s = State::new(true, Arc::default(), Arc::default());
         let mut session = with_session(&mut s, 1);
         s.session_lost(SessionId(1), "unauthorized".into(), false);
         assert_eq!(
@@ -674,7 +686,7 @@ mod tests {
 
     #[test]
     fn server_info_reports_the_session_timeout() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _rx = send(&mut s, 1, Verb::Info, Purpose::Probe);
         s.on_incoming(inc(
             json!({"janus":"server_info","transaction":"1","session-timeout":60}),
@@ -689,7 +701,7 @@ mod tests {
 
     #[test]
     fn late_answers_are_delivered_marked_and_counted_and_stray_replies_dropped() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let _session = with_session(&mut s, 5);
         let mut events = with_handle(&mut s, 5, 6);
         let event = |txn: &str| {
@@ -701,7 +713,7 @@ mod tests {
         // Timed out and swept, then answered.
         let (mut p, _rx) = pending(Verb::Message, Purpose::Plain);
         p.deadline = Instant::now();
-        s.register(1, None, p, Instant::now());
+        s.register(1, p, Instant::now());
         s.sweep(Instant::now());
         s.on_incoming(event("1"));
         // Given up by its caller, answered before the sweep.
@@ -726,17 +738,17 @@ mod tests {
 
     #[test]
     fn sweep_times_out_requests_and_connection_loss_fails_the_rest() {
-        let mut s = State::new(false, Arc::default());
+        let mut s = State::new(false, Arc::default(), Arc::default());
         let (mut p, mut overdue) = pending(Verb::Info, Purpose::Plain);
         p.deadline = Instant::now();
-        s.register(1, None, p, Instant::now());
+        s.register(1, p, Instant::now());
         let mut waiting = send(&mut s, 2, Verb::Message, Purpose::Plain);
         s.sweep(Instant::now());
         assert!(overdue.try_recv().unwrap().unwrap_err().is_timeout());
-        assert_eq!(s.transactions.len(), 1);
+        assert_eq!(s.table.lock().transactions.len(), 1);
         s.connection_lost("reset");
         let e = waiting.try_recv().unwrap().unwrap_err();
         assert!(e.is_transport_closed() && !e.is_retry_safe());
-        assert_eq!(s.transactions.len(), 0);
+        assert_eq!(s.table.lock().transactions.len(), 0);
     }
 }

@@ -13,7 +13,7 @@ use crate::decode::Incoming;
 use crate::error::Error;
 use crate::events::EventSender;
 use crate::protocol::{HandleEvent, HandleId, SessionEvent, SessionId};
-use crate::request::{Expect, Reply, Verb};
+use crate::request::{Expect, Opens, Reply, Verb};
 use crate::shared::{HandleShared, SessionShared};
 
 /// What a completed request does to the routes.
@@ -56,6 +56,40 @@ pub(crate) enum Purpose {
 }
 
 impl Purpose {
+    /// What an application's request does when it succeeds.
+    pub(crate) fn for_request(
+        verb: Verb,
+        session: Option<SessionId>,
+        handle: Option<HandleId>,
+        opens: Option<Opens>,
+    ) -> Purpose {
+        match (verb, opens, session, handle) {
+            (Verb::Create, Some(Opens::Session { shared, events }), _, _) => {
+                Purpose::Create { shared, events }
+            }
+            (
+                Verb::Attach,
+                Some(Opens::Handle {
+                    plugin,
+                    opaque_id,
+                    shared,
+                    events,
+                }),
+                Some(session),
+                _,
+            ) => Purpose::Attach {
+                session,
+                plugin,
+                opaque_id,
+                shared,
+                events,
+            },
+            (Verb::Destroy, _, Some(session), _) => Purpose::Destroy { session },
+            (Verb::Detach, _, _, Some(handle)) => Purpose::Detach { handle },
+            _ => Purpose::Plain,
+        }
+    }
+
     /// The connection task's own bookkeeping requests: repeating them is always harmless.
     fn internal(&self) -> bool {
         matches!(
@@ -83,6 +117,9 @@ impl Purpose {
 /// One request waiting for its answer.
 pub(crate) struct Pending {
     pub(crate) verb: Verb,
+    /// Where it went (to send it again the slow way).
+    pub(crate) session: Option<SessionId>,
+    pub(crate) handle: Option<HandleId>,
     pub(crate) purpose: Purpose,
     pub(crate) reply: Option<Reply>,
     pub(crate) deadline: Instant,
@@ -147,6 +184,12 @@ impl Transactions {
     /// Whether `txn` waits for the first part of its answer (not even an `ack` came).
     pub(crate) fn unanswered(&self, txn: u64) -> bool {
         self.pending.get(&txn).is_some_and(|p| !p.acked)
+    }
+
+    /// Takes back a request registered a moment ago that could not be written: it is not
+    /// a failure, it goes another way.
+    pub(crate) fn take_back(&mut self, txn: u64) -> Option<Pending> {
+        self.pending.remove(&txn)
     }
 
     /// Takes a request out (it failed before Janus answered it).
@@ -307,6 +350,8 @@ mod tests {
         let (tx, rx) = oneshot::channel();
         let p = Pending {
             verb,
+            session: None,
+            handle: None,
             purpose: Purpose::Plain,
             reply: Some(tx),
             deadline: Instant::now() + Duration::from_secs(10),

@@ -60,6 +60,18 @@ pub struct Credentials {
     pub token: Option<Secret>,
 }
 
+/// A way for requests to reach the wire without waking the connection task: the caller
+/// registers its transaction in the shared table, then hands the JSON here.
+///
+/// Offered by transports that write from a task of their own (WebSocket). The client uses
+/// it only while the connection is up and recovered; otherwise, and whenever `try_send`
+/// gives the JSON back, the request goes through the connection task as usual.
+pub trait DirectSend: Send + Sync + 'static {
+    /// Queues one request's JSON for writing, without waiting. Gives it back when it cannot
+    /// (the queue is full, the connection is gone).
+    fn try_send(&self, json: String) -> Result<(), String>;
+}
+
 /// What a transport hands to the core.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -132,6 +144,12 @@ pub trait Transport: Send + 'static {
 
     /// The next thing from the server. `Err` means the connection is closed for good and says why.
     async fn recv(&mut self) -> Result<TransportEvent, Error>;
+
+    /// A [`DirectSend`] for this connection, if the transport offers one. The default offers
+    /// none: every request goes through [`send`](Transport::send).
+    fn direct(&self) -> Option<std::sync::Arc<dyn DirectSend>> {
+        None
+    }
 
     /// A session now lives on this connection (created or claimed here).
     fn session_opened(&mut self, _session: SessionId) {}

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use janus_core::{Error, OutgoingMessage, Transport, TransportEvent};
+use janus_core::{DirectSend, Error, OutgoingMessage, Transport, TransportEvent};
+use std::sync::Arc;
 use std::pin::Pin;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -62,6 +63,20 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Frames queued for the writer task at most; a peer that stops reading fills it, and the
 /// connection task's bounded wait for room then takes the connection for dead.
 const WRITE_QUEUE: usize = 1024;
+
+/// The writer task's queue, for requests sent without the connection task.
+struct WsDirect(mpsc::Sender<Message>);
+
+impl DirectSend for WsDirect {
+    fn try_send(&self, json: String) -> Result<(), String> {
+        self.0
+            .try_send(Message::Text(json.into()))
+            .map_err(|e| match e.into_inner() {
+                Message::Text(t) => t.as_str().to_owned(),
+                _ => String::new(),
+            })
+    }
+}
 
 /// Writes what comes on `rx`, flushing once the queue is empty; stops at the first error
 /// (said on `error`) or when the transport is gone (then it closes the connection).
@@ -264,12 +279,31 @@ impl Transport for WsTransport {
         }
     }
 
+    fn direct(&self) -> Option<Arc<dyn DirectSend>> {
+        Some(Arc::new(WsDirect(self.writer.clone())))
+    }
+
     async fn close(&mut self) {
         // The writer closes the connection once its queue is drained and this end is gone.
         let (closed, _) = mpsc::channel(1);
         drop(std::mem::replace(&mut self.writer, closed));
+        if let Some(mut task) = self.writer_task.take() {
+            // A sender still held elsewhere, or a peer that does not read: not for long.
+            if tokio::time::timeout(Duration::from_secs(1), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+}
+
+impl Drop for WsTransport {
+    fn drop(&mut self) {
+        // The writer task never outlives its connection.
         if let Some(task) = self.writer_task.take() {
-            let _ = task.await;
+            task.abort();
         }
     }
 }

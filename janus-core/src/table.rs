@@ -1,0 +1,73 @@
+//! Where a request can skip the connection task: the transaction table, shared by the
+//! callers and the connection task, and the transport's [`DirectSend`] while the link is up.
+//!
+//! A caller registers its transaction and hands the JSON to the transport's writer itself
+//! (one wake-up fewer per request than going through the connection task); the connection
+//! task still reads and matches every answer. Both happen under one lock, held for map
+//! operations only, never across an await: the connection task clears the direct path and
+//! fails what is in flight in one critical section, so a request is either registered
+//! before a drop (and failed with the others) or sent the slow way after it.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::request::Request;
+use crate::transactions::Transactions;
+use crate::transport::DirectSend;
+
+/// What the lock protects.
+#[derive(Default)]
+pub(crate) struct Inner {
+    pub(crate) transactions: Transactions,
+    /// Set while the link is up, recovered and answering.
+    direct: Option<Arc<dyn DirectSend>>,
+}
+
+impl Inner {
+    /// Opens (`Some`) or closes (`None`) the direct path.
+    pub(crate) fn set_direct(&mut self, direct: Option<Arc<dyn DirectSend>>) {
+        self.direct = direct;
+    }
+
+    pub(crate) fn has_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+}
+
+/// The shared table.
+#[derive(Default)]
+pub(crate) struct Table {
+    inner: Mutex<Inner>,
+}
+
+impl Table {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing panics while holding it; recover the data if something ever did.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `req` and hands it to the transport, when the direct path is open. Gives
+    /// the request back, untouched, when it must go through the connection task.
+    pub(crate) fn try_direct(&self, req: Request) -> Result<(), Request> {
+        let Request { txn, json, pending } = req;
+        let direct = {
+            let mut g = self.lock();
+            let Some(direct) = g.direct.clone() else {
+                return Err(Request { txn, json, pending });
+            };
+            // What the slow way needs again is kept in the pending entry.
+            g.transactions.register(txn, pending);
+            direct
+        };
+        match direct.try_send(json) {
+            Ok(()) => Ok(()),
+            Err(json) => {
+                // Queue full or connection gone: take the entry back, unless the connection
+                // task failed it already (the caller then gets that answer).
+                match self.lock().transactions.take_back(txn) {
+                    Some(pending) => Err(Request { txn, json, pending }),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
