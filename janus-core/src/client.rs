@@ -309,7 +309,7 @@ impl Client {
         let work = async {
             // Straight to the transport while the link is up; else through the connection
             // task, which queues it across a reconnect.
-            if let Err(request) = self.inner.table.try_direct(request) {
+            if let Some(request) = self.inner.table.try_direct(request) {
                 self.inner
                     .commands
                     .send(Command::Request(request))

@@ -28,8 +28,8 @@ mod registry;
 mod request;
 mod shared;
 mod state;
-mod table;
 mod stats;
+mod table;
 mod transactions;
 pub mod transport;
 

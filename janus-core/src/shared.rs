@@ -36,7 +36,9 @@ impl<I: From<u64> + Into<u64>> Shared<I> {
 
     /// Notes a request sent now.
     pub(crate) fn touch(&self) {
-        let us = Instant::now().saturating_duration_since(epoch()).as_micros();
+        let us = Instant::now()
+            .saturating_duration_since(epoch())
+            .as_micros();
         self.last_request
             .store(u64::try_from(us).unwrap_or(u64::MAX), Ordering::Relaxed);
     }

@@ -47,27 +47,96 @@ impl Table {
 
     /// Registers `req` and hands it to the transport, when the direct path is open. Gives
     /// the request back, untouched, when it must go through the connection task.
-    pub(crate) fn try_direct(&self, req: Request) -> Result<(), Request> {
+    pub(crate) fn try_direct(&self, req: Request) -> Option<Request> {
         let Request { txn, json, pending } = req;
         let direct = {
             let mut g = self.lock();
             let Some(direct) = g.direct.clone() else {
-                return Err(Request { txn, json, pending });
+                return Some(Request { txn, json, pending });
             };
             // What the slow way needs again is kept in the pending entry.
             g.transactions.register(txn, pending);
             direct
         };
         match direct.try_send(json) {
-            Ok(()) => Ok(()),
-            Err(json) => {
-                // Queue full or connection gone: take the entry back, unless the connection
-                // task failed it already (the caller then gets that answer).
-                match self.lock().transactions.take_back(txn) {
-                    Some(pending) => Err(Request { txn, json, pending }),
-                    None => Ok(()),
-                }
+            Ok(()) => None,
+            // Queue full or connection gone: take the entry back, unless the connection task
+            // failed it already (the caller then gets that answer).
+            Err(json) => self
+                .lock()
+                .transactions
+                .take_back(txn)
+                .map(|pending| Request { txn, json, pending }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::Verb;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    /// Takes requests while `open`, and keeps what it took.
+    #[derive(Default)]
+    struct Fake {
+        open: AtomicBool,
+        taken: Mutex<Vec<String>>,
+    }
+
+    impl DirectSend for Fake {
+        fn try_send(&self, json: String) -> Result<(), String> {
+            if self.open.load(Ordering::SeqCst) {
+                self.taken.lock().unwrap().push(json);
+                Ok(())
+            } else {
+                Err(json)
             }
         }
+    }
+
+    fn request(txn: u64) -> Request {
+        Request::new(
+            Verb::Message,
+            None,
+            None,
+            txn,
+            format!("{{\"transaction\":\"{txn}\"}}"),
+            Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(5),
+            None,
+            None,
+        )
+    }
+
+    #[test]
+    fn closed_path_gives_the_request_back_untouched() {
+        let table = Table::default();
+        let back = table.try_direct(request(1)).expect("given back");
+        assert_eq!(back.txn, 1);
+        assert_eq!(table.lock().transactions.len(), 0);
+    }
+
+    #[test]
+    fn open_path_registers_then_sends() {
+        let table = Table::default();
+        let fake = Arc::new(Fake::default());
+        fake.open.store(true, Ordering::SeqCst);
+        table.lock().set_direct(Some(fake.clone()));
+        assert!(table.try_direct(request(2)).is_none());
+        assert_eq!(table.lock().transactions.len(), 1);
+        assert_eq!(fake.taken.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_refused_send_takes_the_entry_back_with_its_json() {
+        let table = Table::default();
+        let fake = Arc::new(Fake::default());
+        table.lock().set_direct(Some(fake));
+        let back = table.try_direct(request(3)).expect("given back");
+        assert_eq!(back.json, "{\"transaction\":\"3\"}");
+        assert_eq!(table.lock().transactions.len(), 0, "not left behind");
     }
 }

@@ -46,6 +46,7 @@ pub const JANUS_PROTOCOL: &str = "janus-protocol";
 pub const JANUS_ADMIN_PROTOCOL: &str = "janus-admin-protocol";
 
 mod transport;
+mod writer;
 pub use transport::WsTransport;
 
 /// Opens WebSocket connections to one Janus endpoint (`ws://` or `wss://`).

@@ -1,19 +1,18 @@
 //! One WebSocket connection: frames in and out, and the ping that notices a silent peer.
 
 use async_trait::async_trait;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::stream::SplitStream;
+use futures::StreamExt;
 use janus_core::{DirectSend, Error, OutgoingMessage, Transport, TransportEvent};
-use std::sync::Arc;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tracing::warn;
 
+use crate::writer::{Direct, Writer, Written, Ws};
 use crate::WsOptions;
 
 /// One WebSocket connection to Janus, made by [`WsConnector`](crate::WsConnector).
@@ -29,10 +28,9 @@ use crate::WsOptions;
 ///   taken for dead.
 pub struct WsTransport {
     stream: SplitStream<Ws>,
-    /// To the writer task, which owns the sending half and flushes whenever its queue is
-    /// empty: writes overlap with reading and with the connection task's own work.
-    writer: mpsc::Sender<Message>,
-    /// Why the writer stopped, once it has.
+    /// The sending half: written at once when the socket takes it, else by its task.
+    writer: Arc<Writer>,
+    /// Why writing stopped, once it has.
     writer_error: watch::Receiver<Option<Error>>,
     writer_task: Option<tokio::task::JoinHandle<()>>,
     ping_interval: Option<Duration>,
@@ -58,63 +56,14 @@ impl std::fmt::Debug for WsTransport {
     }
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Frames queued for the writer task at most; a peer that stops reading fills it, and the
-/// connection task's bounded wait for room then takes the connection for dead.
-const WRITE_QUEUE: usize = 1024;
-
-/// The writer task's queue, for requests sent without the connection task.
-struct WsDirect(mpsc::Sender<Message>);
-
-impl DirectSend for WsDirect {
-    fn try_send(&self, json: String) -> Result<(), String> {
-        self.0
-            .try_send(Message::Text(json.into()))
-            .map_err(|e| match e.into_inner() {
-                Message::Text(t) => t.as_str().to_owned(),
-                _ => String::new(),
-            })
-    }
-}
-
-/// Writes what comes on `rx`, flushing once the queue is empty; stops at the first error
-/// (said on `error`) or when the transport is gone (then it closes the connection).
-async fn write_loop(
-    mut sink: SplitSink<Ws, Message>,
-    mut rx: mpsc::Receiver<Message>,
-    error: watch::Sender<Option<Error>>,
-) {
-    let fail = |e: tungstenite::Error| {
-        let _ = error.send(Some(Error::transport_closed(
-            format!("WebSocket send: {e}"),
-            true,
-        )));
-    };
-    while let Some(msg) = rx.recv().await {
-        if let Err(e) = sink.feed(msg).await {
-            return fail(e);
-        }
-        while let Ok(msg) = rx.try_recv() {
-            if let Err(e) = sink.feed(msg).await {
-                return fail(e);
-            }
-        }
-        if let Err(e) = sink.flush().await {
-            return fail(e);
-        }
-    }
-    let _ = sink.close().await;
-}
-
 impl WsTransport {
     pub(crate) fn new(ws: Ws, options: &WsOptions) -> Self {
         let now = Instant::now();
         let first = options.ping_interval.unwrap_or(Duration::from_secs(3600));
         let (sink, stream) = ws.split();
-        let (writer, rx) = mpsc::channel(WRITE_QUEUE);
-        let (error_tx, writer_error) = watch::channel(None);
-        let writer_task = tokio::spawn(write_loop(sink, rx, error_tx));
+        let writer = Writer::new(sink);
+        let writer_error = writer.failed();
+        let writer_task = tokio::spawn(writer.clone().run());
         WsTransport {
             stream,
             writer,
@@ -156,8 +105,10 @@ impl WsTransport {
         self.ping_sent = Some(now);
         self.timer.as_mut().reset(now + self.ping_timeout);
         // A full queue means writes are stuck: the ping's timeout then says so.
-        let _ = self.writer.try_send(Message::Ping(Vec::new().into()));
-        Ok(())
+        match self.writer.write(Message::Ping(Vec::new().into())) {
+            Written::Failed(e, _) => Err(e),
+            Written::Taken | Written::Full(_) => Ok(()),
+        }
     }
 
     /// Why the writer stopped: its own error, or a generic one.
@@ -239,15 +190,9 @@ impl Transport for WsTransport {
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
         // The core serializes compactly: no whitespace after the closing brace (trap 2).
         // The writer task flushes once its queue is empty.
-        if self
-            .writer
-            .send(Message::Text(msg.json.into()))
+        self.writer
+            .write_waiting(Message::Text(msg.json.into()))
             .await
-            .is_err()
-        {
-            return Err(self.writer_gone());
-        }
-        Ok(())
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {
@@ -280,13 +225,12 @@ impl Transport for WsTransport {
     }
 
     fn direct(&self) -> Option<Arc<dyn DirectSend>> {
-        Some(Arc::new(WsDirect(self.writer.clone())))
+        Some(Arc::new(Direct(self.writer.clone())))
     }
 
     async fn close(&mut self) {
-        // The writer closes the connection once its queue is drained and this end is gone.
-        let (closed, _) = mpsc::channel(1);
-        drop(std::mem::replace(&mut self.writer, closed));
+        // The writer task closes the connection once what is queued is written.
+        self.writer.close();
         if let Some(mut task) = self.writer_task.take() {
             // A sender still held elsewhere, or a peer that does not read: not for long.
             if tokio::time::timeout(Duration::from_secs(1), &mut task)
