@@ -2,9 +2,11 @@
 //! requests waiting for a usable link. It turns commands and link events into calls on
 //! [`State`] (no I/O) and [`Link`] (reconnect and keepalive policy), and does the I/O.
 //!
-//! Application values (`Client`, `Session`, `Handle`) send it requests over a bounded
-//! channel and get answers on a `oneshot`; drops travel on their own channel. No lock is
-//! held across an await anywhere: the state lives in this task alone.
+//! Application values (`Client`, `Session`, `Handle`) get answers on a `oneshot`. They send
+//! their requests straight to the transport while the link is up ([`crate::table`]), and
+//! otherwise to this task over a bounded channel (it queues them across a reconnect); drops
+//! travel on their own channel. No lock is held across an await anywhere: the transaction
+//! table's lock covers map operations, everything else lives in this task alone.
 
 use futures::FutureExt;
 use serde::Serialize;

@@ -1,7 +1,9 @@
 //! Transport-agnostic core of a client for the [Janus WebRTC Gateway](https://janus.conf.meetecho.com/).
 //!
 //! - [`Client`], [`Session`] and [`Handle`] are cheap, cloneable values; one connection task per
-//!   client owns the transport, the transaction table, the routes and the keepalives.
+//!   client owns the transport, the routes and the keepalives, and matches every answer in a
+//!   transaction table it shares with callers (who may write their requests themselves while
+//!   the link is up: see [`DirectSend`]).
 //! - Requests match their answers however Janus sends them: `success`, `ack`, or `ack` then
 //!   `event` with the same transaction (even when the event comes first).
 //! - Events reach each handle's bounded [`HandleEvents`] stream; see [`events`] for the
