@@ -38,7 +38,7 @@ struct ClientInner {
     stats: Arc<StatsCell>,
 }
 
-/// One request as a caller hands it over: the connection task builds the rest.
+/// One request as a caller hands it over; `Request::new` builds the bookkeeping from it.
 struct Call<'a, B> {
     verb: Verb,
     session: Option<SessionId>,
