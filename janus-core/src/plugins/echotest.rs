@@ -179,23 +179,7 @@ mod tests {
         );
         assert_eq!(req.jsep().unwrap().kind, "offer");
         assert_eq!(serde_json::to_value(Configure::new()).unwrap(), json!({}));
-        let all = Configure {
-            audio: Some(true),
-            video: Some(false),
-            bitrate: Some(1),
-            record: Some(true),
-            filename: Some("/tmp/x".into()),
-            substream: Some(2),
-            temporal: Some(1),
-            fallback: Some(500_000),
-            audiocodec: Some("opus".into()),
-            videocodec: Some("vp8".into()),
-            videoprofile: Some("0".into()),
-            opusred: Some(true),
-            min_delay: Some(0),
-            max_delay: Some(100),
-            ..Default::default()
-        };
+        let all = every_field();
         assert_eq!(
             serde_json::to_value(&all)
                 .unwrap()
@@ -206,11 +190,9 @@ mod tests {
         );
     }
 
-    /// `configure` on the wire, every field set: the JSON content (fields and values) the
-    /// table-generated struct must keep. The body has no `request` field.
-    #[test]
-    fn configure_on_the_wire() {
-        let mut all = Configure {
+    /// A `configure` with every field set.
+    fn every_field() -> Configure {
+        Configure {
             audio: Some(true),
             video: Some(false),
             bitrate: Some(1),
@@ -227,7 +209,13 @@ mod tests {
             max_delay: Some(100),
             ..Configure::new()
         }
-        .with_jsep(Jsep::answer("v=0"));
+    }
+
+    /// `configure` on the wire, every field set: the JSON content (fields and values) the
+    /// table-generated struct must keep. The body has no `request` field.
+    #[test]
+    fn configure_on_the_wire() {
+        let mut all = every_field().with_jsep(Jsep::answer("v=0"));
         all.extra.insert("future".into(), json!("x"));
         assert_eq!(
             serde_json::to_value(&all).unwrap(),
