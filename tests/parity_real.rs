@@ -169,16 +169,43 @@ async fn session_timeout(t: &Target) -> Sequences {
     let handle = session.attach(ECHO).await.expect("attach");
     let hevents = handle.events();
     let mut seq = Sequences::new();
-    // Janus acts one watchdog tick late: about 13 s.
+    let started = std::time::Instant::now();
+    // Janus acts one watchdog tick late: about 13 s. Over HTTP each long poll counts as
+    // activity, so a poll sent again (after a failed one, say) starts the 10 s afresh.
     seq.insert(
         "session".into(),
-        drain_session(sevents, Duration::from_secs(25)).await,
+        drain_session(sevents, Duration::from_secs(45)).await,
     );
-    seq.insert(
-        "handle".into(),
-        drain_handle(hevents, Duration::from_secs(5)).await,
+    println!(
+        "{}: the session stream ended after {:?}",
+        t.transport,
+        started.elapsed()
     );
+    let handle_seq = drain_handle(hevents, Duration::from_secs(5)).await;
+    seq.insert("handle".into(), settle_timeout_race(handle_seq));
     seq
+}
+
+/// Janus' watchdog tears a timed-out session's handles down and sends `timeout` from
+/// different threads, so the handle's own last events (echotest's `result: done`, then
+/// `detached`) may reach the client before or after `timeout`. Before: the handle ends
+/// `DetachedByServer`, as the wire said. After: the session's end closes it first, with
+/// `SessionTimeout`. Seen over WebSocket in CI; both are correct and neither depends on the
+/// transport, so the early order is written as the late one. Anything else stays as it was
+/// and fails the comparison.
+fn settle_timeout_race(seq: Vec<String>) -> Vec<String> {
+    let early = [
+        "plugin:echotest/event/result=done",
+        "detached",
+        "closed:DetachedByServer",
+    ];
+    let is_early = seq.last().map(String::as_str) == Some("closed:DetachedByServer")
+        && seq.iter().all(|label| early.contains(&label.as_str()));
+    if is_early {
+        vec!["closed:SessionTimeout".to_string()]
+    } else {
+        seq
+    }
 }
 
 /// A room with `notify_joining`: ten participants join and leave while a first one
