@@ -10,22 +10,36 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_8_kib_fails_at_once_and_the_connection_stays_up() {
-    let Some(t) = common::targets("JANUS").into_iter().find(|t| t.transport == "unix") else {
+    let Some(t) = common::targets("JANUS")
+        .into_iter()
+        .find(|t| t.transport == "unix")
+    else {
         return;
     };
     let client = t.connect().await;
     let session = client.create_session().await.expect("create");
-    let handle = session.attach("janus.plugin.echotest").await.expect("attach");
+    let handle = session
+        .attach("janus.plugin.echotest")
+        .await
+        .expect("attach");
     let start = Instant::now();
     let e = handle
         .message(json!({"audio": true, "pad": "a".repeat(9000)}))
         .timeout(Duration::from_secs(10))
         .await
         .unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(2), "took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        start.elapsed()
+    );
     match e.kind() {
         ErrorKind::Limit { option, limit, .. } => {
-            assert_eq!((option.as_str(), *limit), ("unix.max_request_bytes", 8192), "{e}");
+            assert_eq!(
+                (option.as_str(), *limit),
+                ("unix.max_request_bytes", 8192),
+                "{e}"
+            );
         }
         _ => panic!("expected a limit error, got {e}"),
     }
@@ -48,5 +62,8 @@ async fn a_missing_socket_is_a_clear_connect_error() {
         panic!("connected to a missing socket");
     };
     let text = e.to_string();
-    assert!(text.contains("/nonexistent/dir/janus.sock") && text.contains("pfunix"), "{text}");
+    assert!(
+        text.contains("/nonexistent/dir/janus.sock") && text.contains("pfunix"),
+        "{text}"
+    );
 }

@@ -130,9 +130,21 @@ fn connect_error(e: io::Error, path: &str) -> Error {
 #[async_trait]
 impl Connector for UnixConnector {
     async fn connect(&self) -> Result<Box<dyn Transport>, Error> {
+        let path = self.path.display().to_string();
         let socket = UnixSeqpacket::connect(&self.path)
             .await
-            .map_err(|e| connect_error(e, &self.path.display().to_string()))?;
+            .map_err(|e| connect_error(e, &path))?;
+        // A SEQPACKET connect has no handshake: the kernel accepts it before Janus reads a
+        // byte. One ping answered proves Janus is there and reading, as a WebSocket upgrade
+        // does, before the client sends its claims on this connection.
+        transport::handshake(&socket, self.options.probe_timeout)
+            .await
+            .map_err(|e| match e.kind() {
+                janus_core::ErrorKind::Transport { reason, .. } => {
+                    Error::transport(format!("{path}: {reason}"))
+                }
+                _ => e,
+            })?;
         debug!(endpoint = %self.endpoint(), "Unix socket connected");
         Ok(Box::new(UnixTransport::new(socket, &self.options)))
     }
@@ -153,12 +165,27 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(connector("unix:///run/janus.sock").unwrap().path(), std::path::Path::new("/run/janus.sock"));
-        assert_eq!(connector("unix:/run/janus.sock").unwrap().path(), std::path::Path::new("/run/janus.sock"));
-        assert!(connector("unix://run/janus.sock").unwrap_err().to_string().contains("three slashes"));
-        assert!(connector("ws://x/").unwrap_err().to_string().contains("unix://"));
+        assert_eq!(
+            connector("unix:///run/janus.sock").unwrap().path(),
+            std::path::Path::new("/run/janus.sock")
+        );
+        assert_eq!(
+            connector("unix:/run/janus.sock").unwrap().path(),
+            std::path::Path::new("/run/janus.sock")
+        );
+        assert!(connector("unix://run/janus.sock")
+            .unwrap_err()
+            .to_string()
+            .contains("three slashes"));
+        assert!(connector("ws://x/")
+            .unwrap_err()
+            .to_string()
+            .contains("unix://"));
         let long = format!("unix:///{}", "a".repeat(120));
-        assert!(connector(&long).unwrap_err().to_string().contains("at most 107"));
+        assert!(connector(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 107"));
         let c = connector("unix:///run/janus.sock?token=t0ken").unwrap();
         assert!(!c.endpoint().contains("t0ken"));
     }
@@ -166,16 +193,23 @@ mod tests {
     #[tokio::test]
     async fn connect_errors_say_what_to_check() {
         let c = connector("unix:///nonexistent/janus.sock").unwrap();
-        let Err(e) = c.connect().await else { panic!("connected") };
+        let Err(e) = c.connect().await else {
+            panic!("connected")
+        };
         let e = e.to_string();
-        assert!(e.contains("no such socket") && e.contains("/nonexistent/janus.sock"), "{e}");
+        assert!(
+            e.contains("no such socket") && e.contains("/nonexistent/janus.sock"),
+            "{e}"
+        );
 
         let dir = std::env::temp_dir().join(format!("janus-unix-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let dgram = dir.join("dgram.sock");
         let _d = std::os::unix::net::UnixDatagram::bind(&dgram).unwrap();
         let c = connector(&format!("unix://{}", dgram.display())).unwrap();
-        let Err(e) = c.connect().await else { panic!("connected") };
+        let Err(e) = c.connect().await else {
+            panic!("connected")
+        };
         let e = e.to_string();
         assert!(e.contains("SOCK_SEQPACKET"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
@@ -195,19 +229,30 @@ mod tests {
     #[tokio::test]
     async fn packets_both_ways_and_long_requests_refused() {
         let (a, b) = UnixSeqpacket::pair().unwrap();
-        let mut t = UnixTransport::new(a, &UnixOptions { max_message_bytes: 16, ..Default::default() });
+        let mut t = UnixTransport::new(
+            a,
+            &UnixOptions {
+                max_message_bytes: 16,
+                ..Default::default()
+            },
+        );
         t.send(msg(r#"{"janus":"create"}"#.into())).await.unwrap();
         let mut buf = [0u8; 64];
         let n = b.recv(&mut buf).await.unwrap().bytes_read();
         assert_eq!(&buf[..n], br#"{"janus":"create"}"#);
 
         // Over 8 KiB: refused, never sent.
-        t.send(msg(format!(r#"{{"x":"{}"}}"#, "a".repeat(8200)))).await.unwrap();
+        t.send(msg(format!(r#"{{"x":"{}"}}"#, "a".repeat(8200))))
+            .await
+            .unwrap();
         match t.recv().await.unwrap() {
             TransportEvent::RequestFailed { transaction, error } => {
                 assert_eq!(transaction, "t1");
                 let text = error.to_string();
-                assert!(text.contains("unix.max_request_bytes") && text.contains("8 KiB"), "{text}");
+                assert!(
+                    text.contains("unix.max_request_bytes") && text.contains("8 KiB"),
+                    "{text}"
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -219,12 +264,60 @@ mod tests {
         assert_eq!(&buf[..n], br#"{"a":1}"#);
 
         b.send(br#"{"janus":"ack"}"#).await.unwrap();
-        assert!(matches!(t.recv().await.unwrap(), TransportEvent::Frame(f) if f == r#"{"janus":"ack"}"#));
+        assert!(
+            matches!(t.recv().await.unwrap(), TransportEvent::Frame(f) if f == r#"{"janus":"ack"}"#)
+        );
         b.send(&[b'x'; 40]).await.unwrap();
-        assert!(matches!(t.recv().await.unwrap(), TransportEvent::Malformed { .. }));
+        assert!(matches!(
+            t.recv().await.unwrap(),
+            TransportEvent::Malformed { .. }
+        ));
         b.send(&[0xff, 0xfe]).await.unwrap();
-        assert!(matches!(t.recv().await.unwrap(), TransportEvent::Malformed { .. }));
+        assert!(matches!(
+            t.recv().await.unwrap(),
+            TransportEvent::Malformed { .. }
+        ));
         drop(b);
         assert!(t.recv().await.unwrap_err().is_transport_closed());
+    }
+
+    #[tokio::test]
+    async fn a_silent_janus_is_probed_and_given_up_on() {
+        use std::time::Duration;
+        let (a, b) = UnixSeqpacket::pair().unwrap();
+        let options = UnixOptions {
+            probe_interval: Some(Duration::from_millis(50)),
+            probe_timeout: Duration::from_millis(150),
+            ..Default::default()
+        };
+        let mut t = UnixTransport::new(a, &options);
+        // Answer the first probe, then an event: only the event comes out.
+        let answer = tokio::spawn(async move {
+            let mut buf = [0u8; 256];
+            let n = b.recv(&mut buf).await.unwrap().bytes_read();
+            let ping: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+            assert_eq!(ping["janus"], "ping");
+            let pong = serde_json::json!({"janus": "pong", "transaction": ping["transaction"]});
+            b.send(pong.to_string().as_bytes()).await.unwrap();
+            b.send(br#"{"janus":"event"}"#).await.unwrap();
+            // Then silence: keep the socket open, read nothing more.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(b);
+        });
+        assert!(
+            matches!(t.recv().await.unwrap(), TransportEvent::Frame(f) if f == r#"{"janus":"event"}"#)
+        );
+        let start = std::time::Instant::now();
+        let e = t.recv().await.unwrap_err();
+        assert!(
+            e.is_transport_closed() && e.to_string().contains("probe"),
+            "{e}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        answer.abort();
     }
 }

@@ -30,6 +30,17 @@ pub struct UnixOptions {
     /// reconnects. More than zero, at most 1 year; default 5 s.
     #[serde(with = "humantime_serde")]
     pub send_timeout: Duration,
+    /// Send a Janus `ping` of the transport's own when nothing has come from Janus for this
+    /// long; `None` disables it. A local socket tells when Janus exits, but not when it
+    /// hangs: a hung Janus is noticed within `probe_interval + probe_timeout`. When set: more
+    /// than zero, at most 1 year; default 2.5 s.
+    #[serde(with = "humantime_serde")]
+    pub probe_interval: Option<Duration>,
+    /// Without any packet from Janus this long after a probe, the connection is dead (the
+    /// client reconnects). More than zero, at most 1 year (checked even without probes);
+    /// default 5 s.
+    #[serde(with = "humantime_serde")]
+    pub probe_timeout: Duration,
 }
 
 impl Default for UnixOptions {
@@ -38,6 +49,8 @@ impl Default for UnixOptions {
             max_request_bytes: JANUS_READ_BUFFER,
             max_message_bytes: 1 << 20,
             send_timeout: Duration::from_secs(5),
+            probe_interval: Some(Duration::from_millis(2500)),
+            probe_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -72,17 +85,32 @@ impl UnixOptions {
                 self.max_message_bytes
             )));
         }
-        if self.send_timeout.is_zero() {
-            return Err(Error::config("unix.send_timeout must not be zero"));
+        check_duration("unix.send_timeout", self.send_timeout)?;
+        if let Some(interval) = self.probe_interval {
+            if interval.is_zero() {
+                return Err(Error::config(
+                    "unix.probe_interval must not be zero (leave it out to disable probes)",
+                ));
+            }
+            check_duration("unix.probe_interval", interval)?;
         }
-        if self.send_timeout > ClientOptions::MAX_DURATION {
-            return Err(Error::config(format!(
-                "unix.send_timeout must be at most 1 year, got {}",
-                humantime_serde::re::humantime::format_duration(self.send_timeout)
-            )));
-        }
+        check_duration("unix.probe_timeout", self.probe_timeout)?;
         Ok(())
     }
+}
+
+/// More than zero and at most [`ClientOptions::MAX_DURATION`].
+fn check_duration(name: &str, d: Duration) -> Result<(), Error> {
+    if d.is_zero() {
+        return Err(Error::config(format!("{name} must not be zero")));
+    }
+    if d > ClientOptions::MAX_DURATION {
+        return Err(Error::config(format!(
+            "{name} must be at most 1 year, got {}",
+            humantime_serde::re::humantime::format_duration(d)
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -92,16 +120,60 @@ mod tests {
     #[test]
     fn bounds_are_checked_and_named() {
         for (o, name) in [
-            (UnixOptions { max_request_bytes: 0, ..Default::default() }, "unix.max_request_bytes"),
-            (UnixOptions { max_request_bytes: 8193, ..Default::default() }, "unix.max_request_bytes"),
-            (UnixOptions { max_message_bytes: 0, ..Default::default() }, "unix.max_message_bytes"),
             (
-                UnixOptions { max_message_bytes: (64 << 20) + 1, ..Default::default() },
+                UnixOptions {
+                    max_request_bytes: 0,
+                    ..Default::default()
+                },
+                "unix.max_request_bytes",
+            ),
+            (
+                UnixOptions {
+                    max_request_bytes: 8193,
+                    ..Default::default()
+                },
+                "unix.max_request_bytes",
+            ),
+            (
+                UnixOptions {
+                    max_message_bytes: 0,
+                    ..Default::default()
+                },
                 "unix.max_message_bytes",
             ),
-            (UnixOptions { send_timeout: Duration::ZERO, ..Default::default() }, "unix.send_timeout"),
             (
-                UnixOptions { send_timeout: Duration::from_secs(u64::MAX / 4), ..Default::default() },
+                UnixOptions {
+                    max_message_bytes: (64 << 20) + 1,
+                    ..Default::default()
+                },
+                "unix.max_message_bytes",
+            ),
+            (
+                UnixOptions {
+                    send_timeout: Duration::ZERO,
+                    ..Default::default()
+                },
+                "unix.send_timeout",
+            ),
+            (
+                UnixOptions {
+                    probe_interval: Some(Duration::ZERO),
+                    ..Default::default()
+                },
+                "unix.probe_interval must not be zero",
+            ),
+            (
+                UnixOptions {
+                    probe_timeout: Duration::ZERO,
+                    ..Default::default()
+                },
+                "unix.probe_timeout",
+            ),
+            (
+                UnixOptions {
+                    send_timeout: Duration::from_secs(u64::MAX / 4),
+                    ..Default::default()
+                },
                 "unix.send_timeout",
             ),
         ] {
