@@ -67,3 +67,40 @@ async fn a_missing_socket_is_a_clear_connect_error() {
         "{text}"
     );
 }
+
+/// 400 echotest handles, 5 messages each at once, straight to Janus (no proxy): every one
+/// is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_2000_messages_straight_to_janus() {
+    let Some(t) = common::targets("JANUS")
+        .into_iter()
+        .find(|t| t.transport == "unix")
+    else {
+        return;
+    };
+    let client = t.connect().await;
+    let mut handles = Vec::new();
+    let mut sessions = Vec::new();
+    for _ in 0..200 {
+        let s = client.create_session().await.expect("create");
+        for _ in 0..2 {
+            handles.push(s.attach("janus.plugin.echotest").await.expect("attach"));
+        }
+        sessions.push(s);
+    }
+    let results =
+        futures::future::join_all(handles.iter().flat_map(|h| {
+            (0..5).map(move |_| async move { h.message(json!({"audio": true})).await })
+        }))
+        .await;
+    let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        errors.first()
+    );
+    for s in &sessions {
+        s.destroy().await.expect("destroy");
+    }
+}

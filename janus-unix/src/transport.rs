@@ -37,7 +37,7 @@ const PROBE: &str = "janus-unix-probe-";
 ///   without any packet within [`UnixOptions::probe_timeout`] the connection is taken for
 ///   dead.
 pub struct UnixTransport {
-    socket: Arc<UnixSeqpacket>,
+    pub(crate) socket: Arc<UnixSeqpacket>,
     /// Receives one packet; one byte longer than the bound, to tell a packet at the bound
     /// from a longer one.
     buf: Vec<u8>,
@@ -285,11 +285,13 @@ impl Transport for UnixTransport {
         }
     }
 
+    // No direct path yet: with `Direct` below offered, a burst of 2,000 echotest messages
+    // from 400 handles at once (tests/unix_real.rs, tests/load_real.rs) lost 800-1,000 of
+    // them (request timeouts; Janus logged no truncation), while the same burst through
+    // `send` alone, and a Python client sending from two threads, lost none. Not understood
+    // yet; until it is, every request goes through the connection task.
     fn direct(&self) -> Option<Arc<dyn DirectSend>> {
-        Some(Arc::new(Direct {
-            socket: self.socket.clone(),
-            max_request_bytes: self.max_request_bytes,
-        }))
+        None
     }
 
     async fn close(&mut self) {
@@ -297,10 +299,23 @@ impl Transport for UnixTransport {
     }
 }
 
-/// Writes a request from the caller's own task when the socket takes it at once.
-struct Direct {
+/// Writes a request from the caller's own task when the socket takes it at once. Not offered
+/// (see `direct` above): kept for the investigation, and tested on its own.
+#[allow(dead_code)]
+pub(crate) struct Direct {
     socket: Arc<UnixSeqpacket>,
     max_request_bytes: usize,
+}
+
+impl Direct {
+    /// A direct sender on `socket`.
+    #[allow(dead_code)]
+    pub(crate) fn new(socket: Arc<UnixSeqpacket>, max_request_bytes: usize) -> Self {
+        Direct {
+            socket,
+            max_request_bytes,
+        }
+    }
 }
 
 impl DirectSend for Direct {
