@@ -2,12 +2,33 @@
 
 use janus_core::{ClientOptions, Error};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The most Janus' pfunix transport reads in one packet: its read buffer is 8 KiB
 /// (`janus_pfunix.c`, Janus 1.1.2). A longer request is truncated and dropped by Janus with
 /// no reply, so the client refuses it before sending.
 pub const JANUS_READ_BUFFER: usize = 8192;
+
+/// The socket type of Janus' pfunix socket (its `general.type`, or `admin.admin_type` for
+/// the Admin API socket); the client must use the same.
+///
+/// ```
+/// use janus_unix::{SocketType, UnixOptions};
+/// let o: UnixOptions = serde_json::from_str(r#"{"socket_type": "dgram"}"#).unwrap();
+/// assert_eq!(o.socket_type, SocketType::Dgram);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SocketType {
+    /// `SOCK_SEQPACKET` (Janus' default): one connection per client, like a WebSocket.
+    #[default]
+    Seqpacket,
+    /// `SOCK_DGRAM`: the client binds a socket file of its own (in
+    /// [`UnixOptions::client_dir`]) for Janus to answer to, and removes it when it closes.
+    /// There is no connection to lose: Janus keeps the sessions until they time out.
+    Dgram,
+}
 
 /// Unix socket options. Deserializes from TOML or JSON with durations like `"5s"`.
 ///
@@ -16,6 +37,15 @@ pub const JANUS_READ_BUFFER: usize = 8192;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UnixOptions {
+    /// The socket type Janus' pfunix transport was configured with (`"seqpacket"`, the
+    /// default, or `"dgram"`).
+    pub socket_type: SocketType,
+    /// Where the client creates its own socket file with `socket_type = "dgram"` (Janus
+    /// sends its answers to it; Janus must be allowed to write there). `None`: the system's
+    /// temporary directory. The file (`janus-client-<pid>-<n>.sock`) is removed when the
+    /// connection closes. The whole path must fit in 107 bytes: the directory in at most
+    /// [`UnixOptions::MAX_CLIENT_DIR_BYTES`].
+    pub client_dir: Option<PathBuf>,
     /// The largest request sent, in bytes of JSON. A longer one fails at once with a limit
     /// error naming `unix.max_request_bytes` and is never sent: Janus reads at most
     /// [`JANUS_READ_BUFFER`] (8,192) bytes of a packet and silently drops a longer request.
@@ -46,6 +76,8 @@ pub struct UnixOptions {
 impl Default for UnixOptions {
     fn default() -> Self {
         UnixOptions {
+            socket_type: SocketType::Seqpacket,
+            client_dir: None,
             max_request_bytes: JANUS_READ_BUFFER,
             max_message_bytes: 1 << 20,
             send_timeout: Duration::from_secs(5),
@@ -58,6 +90,10 @@ impl Default for UnixOptions {
 impl UnixOptions {
     /// The largest [`max_message_bytes`](UnixOptions::max_message_bytes) accepted: 64 MiB.
     pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
+    /// The longest [`client_dir`](UnixOptions::client_dir) accepted, in bytes: room is left
+    /// for the file name in the kernel's 107-byte socket path.
+    pub const MAX_CLIENT_DIR_BYTES: usize = 64;
 
     /// Checks every option; the error names it as written in a configuration file
     /// (`unix.max_request_bytes`, ...). [`UnixConnector::new`](crate::UnixConnector::new)
@@ -95,6 +131,16 @@ impl UnixOptions {
             check_duration("unix.probe_interval", interval)?;
         }
         check_duration("unix.probe_timeout", self.probe_timeout)?;
+        if let Some(dir) = &self.client_dir {
+            let len = dir.as_os_str().len();
+            if len == 0 || len > Self::MAX_CLIENT_DIR_BYTES {
+                return Err(Error::config(format!(
+                    "unix.client_dir must be a path of 1 to {} bytes (the socket file's whole \
+                     path must fit in 107 bytes), got {len} bytes",
+                    Self::MAX_CLIENT_DIR_BYTES
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -171,6 +217,20 @@ mod tests {
             ),
             (
                 UnixOptions {
+                    client_dir: Some(PathBuf::new()),
+                    ..Default::default()
+                },
+                "unix.client_dir",
+            ),
+            (
+                UnixOptions {
+                    client_dir: Some(PathBuf::from("/".repeat(65))),
+                    ..Default::default()
+                },
+                "unix.client_dir",
+            ),
+            (
+                UnixOptions {
                     send_timeout: Duration::from_secs(u64::MAX / 4),
                     ..Default::default()
                 },
@@ -188,5 +248,10 @@ mod tests {
         assert_eq!(o.send_timeout, Duration::from_secs(2));
         assert_eq!(o.max_request_bytes, 8192);
         assert!(serde_json::from_str::<UnixOptions>(r#"{"nope":1}"#).is_err());
+        assert!(serde_json::from_str::<UnixOptions>(r#"{"socket_type":"stream"}"#).is_err());
+        let o: UnixOptions =
+            serde_json::from_str(r#"{"socket_type":"dgram","client_dir":"/run/me"}"#).unwrap();
+        assert_eq!(o.socket_type, SocketType::Dgram);
+        assert!(o.validate().is_ok());
     }
 }

@@ -1,12 +1,30 @@
-//! One SOCK_SEQPACKET connection: one JSON object per packet, both ways.
+//! One connection to Janus' pfunix transport: one JSON object per packet, both ways.
+//!
+//! # Why writes never hold up reads
+//!
+//! Janus' pfunix transport serves every client from one thread, on blocking client
+//! sockets: it reads one packet, then, when a client has replies queued, writes all of them
+//! with blocking `write()`s before it reads again. A client that stops reading while it
+//! waits to write can therefore wait forever: Janus' send buffer toward it is full, so Janus
+//! stops reading, so the client's send buffer toward Janus stays full. (Seen with a burst of
+//! 2,000 messages from 400 handles through the tests' SEQPACKET proxy: every socket of the
+//! chain had a full send queue, Janus' pfunix thread slept in `sock_alloc_send_pskb`, and
+//! most requests timed out.) So here the connection task never waits for room in the socket
+//! without reading: a request the socket does not take at once is queued (bounded), written
+//! when the socket has room again (`recv` watches for it), and while that queue is full,
+//! `send` keeps reading packets into a bounded inbox that `recv` hands out first.
 
 use async_trait::async_trait;
 use janus_core::{DirectSend, Error, OutgoingMessage, Transport, TransportEvent};
 use std::collections::VecDeque;
+use std::io;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tokio::net::UnixDatagram;
 use tokio::time::{Instant, Sleep};
 use tokio_seqpacket::UnixSeqpacket;
 use tracing::warn;
@@ -19,25 +37,132 @@ use crate::UnixOptions;
 /// reconnects) rather than grow without bound.
 const MAX_REFUSED: usize = 4096;
 
+/// Requests waiting for room in the socket at most (each at most 8 KiB).
+const OUTBOX: usize = 1024;
+
 /// The transaction prefix of the transport's own probes (Janus `ping`); their `pong`s are
 /// swallowed, never handed to the core.
 const PROBE: &str = "janus-unix-probe-";
 
-/// One connection to Janus' pfunix transport (SOCK_SEQPACKET), made by
-/// [`UnixConnector`](crate::UnixConnector). Like a WebSocket, it is one client for Janus:
-/// the sessions created or claimed on it send their events here.
+/// The socket under a [`UnixTransport`]: a SOCK_SEQPACKET connection, or a SOCK_DGRAM
+/// socket bound to a path of the client's own and connected to Janus' socket.
+pub(crate) enum Socket {
+    Seqpacket(UnixSeqpacket),
+    Dgram {
+        socket: UnixDatagram,
+        /// The client's own socket file, removed when the socket goes.
+        path: PathBuf,
+    },
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let Socket::Dgram { path, .. } = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// What one receive gave: the bytes read and whether the packet was longer than the buffer.
+struct Received {
+    bytes: usize,
+    truncated: bool,
+}
+
+impl Socket {
+    /// Receives one packet into `buf`. Cancel-safe: a packet is taken only on completion.
+    async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        match self {
+            Socket::Seqpacket(s) => s.recv(buf).await.map(|info| Received {
+                bytes: info.bytes_read(),
+                truncated: info.truncated(),
+            }),
+            Socket::Dgram { socket, .. } => {
+                // The kernel cuts a datagram to the buffer and says nothing: the buffer is one
+                // byte longer than the bound, so a packet that fills it was too long.
+                let bytes = socket.recv(buf).await?;
+                Ok(Received {
+                    bytes,
+                    truncated: bytes >= buf.len(),
+                })
+            }
+        }
+    }
+
+    /// Sends one packet if the socket takes it now: `Ok(false)` when it has no room, or
+    /// when tokio has not seen it writable yet (a fresh socket, until the reactor's first
+    /// event for it): the packet then waits for [`writable`](Self::writable). Never
+    /// registers a waker that anything waits on (see [`Direct`]), so any task may call it.
+    fn try_send(&self, packet: &[u8]) -> io::Result<bool> {
+        let sent = match self {
+            Socket::Seqpacket(s) => {
+                // `poll_send` stores the waker in the socket's single write-waker slot when
+                // the socket is full. Nothing in this crate waits through that slot (the
+                // connection task waits with `writable()`, which keeps its own waiter), so
+                // a waker that is never woken is harmless here.
+                let mut cx = Context::from_waker(Waker::noop());
+                match s.poll_send(&mut cx, packet) {
+                    Poll::Ready(result) => result?,
+                    Poll::Pending => return Ok(false),
+                }
+            }
+            Socket::Dgram { socket, .. } => match socket.try_send(packet) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            },
+        };
+        if sent == packet.len() {
+            Ok(true)
+        } else {
+            Err(io::Error::other(format!(
+                "sent {sent} of {} bytes of a packet",
+                packet.len()
+            )))
+        }
+    }
+
+    /// Waits until the socket may take a packet.
+    pub(crate) async fn writable(&self) -> io::Result<()> {
+        match self {
+            Socket::Seqpacket(s) => s.as_async_fd().writable().await.map(drop),
+            Socket::Dgram { socket, .. } => socket.writable().await,
+        }
+    }
+
+    /// Sends one packet, waiting for room (the connect handshake only).
+    async fn send(&self, packet: &[u8]) -> io::Result<()> {
+        loop {
+            if self.try_send(packet)? {
+                return Ok(());
+            }
+            self.writable().await?;
+        }
+    }
+
+    fn is_dgram(&self) -> bool {
+        matches!(self, Socket::Dgram { .. })
+    }
+}
+
+/// One connection to Janus' pfunix transport, made by [`UnixConnector`](crate::UnixConnector).
+/// Over SOCK_SEQPACKET, like a WebSocket, it is one client for Janus: the sessions created
+/// or claimed on it send their events here. Over SOCK_DGRAM the client is its own socket
+/// file, which the transport removes when it closes.
 ///
 /// - Each request is one packet. A request longer than
 ///   [`UnixOptions::max_request_bytes`] fails at once with a limit error and is never sent.
 /// - A packet longer than [`UnixOptions::max_message_bytes`], or not UTF-8, is reported as
 ///   [`TransportEvent::Malformed`]; the connection stays up.
-/// - The kernel reports Janus' end (it stopped, or closed the connection) as end of stream
-///   at once. A Janus that hangs is noticed by probes: when nothing has come for
+/// - Over SOCK_SEQPACKET the kernel reports Janus' end (it stopped, or closed the
+///   connection) as end of stream at once; over SOCK_DGRAM the next write fails. A Janus
+///   that hangs is noticed by probes: when nothing has come for
 ///   [`UnixOptions::probe_interval`], a Janus `ping` goes out (its `pong` is swallowed), and
 ///   without any packet within [`UnixOptions::probe_timeout`] the connection is taken for
 ///   dead.
+/// - Waiting to write never stops reading (see the module's source for why).
 pub struct UnixTransport {
-    pub(crate) socket: Arc<UnixSeqpacket>,
+    pub(crate) socket: Arc<Socket>,
     /// Receives one packet; one byte longer than the bound, to tell a packet at the bound
     /// from a longer one.
     buf: Vec<u8>,
@@ -46,6 +171,18 @@ pub struct UnixTransport {
     send_timeout: Duration,
     /// Requests refused before sending, reported by `recv`.
     refused: VecDeque<TransportEvent>,
+    /// Requests the socket had no room for yet, oldest first.
+    outbox: VecDeque<String>,
+    /// Whether `outbox` holds anything: the direct path then stands aside, to keep order.
+    backlog: Arc<AtomicBool>,
+    /// Packets read while `send` waited for room, handed out by `recv` first.
+    inbox: VecDeque<TransportEvent>,
+    /// Bytes in `inbox`, bounded by `inbox_limit`.
+    inbox_bytes: usize,
+    inbox_limit: usize,
+    /// The end of the connection, seen while `send` waited; `recv` reports it after the
+    /// inbox.
+    ended: Option<Error>,
     probe_interval: Option<Duration>,
     probe_timeout: Duration,
     /// Wakes `recv` when a probe is due or overdue; moved forward lazily, when it fires.
@@ -61,6 +198,7 @@ pub struct UnixTransport {
 impl std::fmt::Debug for UnixTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UnixTransport")
+            .field("dgram", &self.socket.is_dgram())
             .field("max_request_bytes", &self.max_request_bytes)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("send_timeout", &self.send_timeout)
@@ -82,8 +220,19 @@ pub(crate) fn too_long(bytes: usize, limit: usize) -> Error {
     )
 }
 
+fn send_error(e: io::Error) -> Error {
+    Error::transport_closed(format!("Unix socket send: {e}"), true).with_source(e)
+}
+
+/// What woke `recv` or `send`.
+enum Woke {
+    Packet(io::Result<Received>),
+    Writable(io::Result<()>),
+    Timer,
+}
+
 impl UnixTransport {
-    pub(crate) fn new(socket: UnixSeqpacket, options: &UnixOptions) -> Self {
+    pub(crate) fn new(socket: Socket, options: &UnixOptions) -> Self {
         UnixTransport {
             socket: Arc::new(socket),
             buf: vec![0; options.max_message_bytes.saturating_add(1)],
@@ -91,6 +240,13 @@ impl UnixTransport {
             max_request_bytes: options.max_request_bytes,
             send_timeout: options.send_timeout,
             refused: VecDeque::new(),
+            outbox: VecDeque::new(),
+            backlog: Arc::new(AtomicBool::new(false)),
+            inbox: VecDeque::new(),
+            inbox_bytes: 0,
+            // Room for a good burst of replies, and always for one message at the bound.
+            inbox_limit: options.max_message_bytes.max(16 << 20),
+            ended: None,
             probe_interval: options.probe_interval,
             probe_timeout: options.probe_timeout,
             timer: Box::pin(tokio::time::sleep_until(
@@ -99,6 +255,109 @@ impl UnixTransport {
             last_packet: Instant::now(),
             probe_sent: None,
             probes: 0,
+        }
+    }
+
+    /// Writes queued requests while the socket takes them, without waiting.
+    fn write_out(&mut self) -> Result<(), Error> {
+        while let Some(front) = self.outbox.front() {
+            if !self.socket.try_send(front.as_bytes()).map_err(send_error)? {
+                break;
+            }
+            self.outbox.pop_front();
+        }
+        self.backlog
+            .store(!self.outbox.is_empty(), Ordering::Release);
+        Ok(())
+    }
+
+    /// Queues `packet` behind the others (the caller checked the bound).
+    fn enqueue(&mut self, packet: String) {
+        self.outbox.push_back(packet);
+        self.backlog.store(true, Ordering::Release);
+    }
+
+    /// What one received packet becomes: an event, nothing (a probe's answer, an empty
+    /// datagram), or the end of the connection.
+    fn on_packet(
+        &mut self,
+        received: io::Result<Received>,
+    ) -> Result<Option<TransportEvent>, Error> {
+        let received = received.map_err(|e| {
+            Error::transport_closed(format!("Unix socket receive: {e}"), true).with_source(e)
+        })?;
+        // Any packet proves Janus is alive.
+        self.last_packet = Instant::now();
+        self.probe_sent = None;
+        let n = received.bytes;
+        if n == 0 {
+            if self.socket.is_dgram() {
+                // An empty datagram: nothing to read in it.
+                return Ok(None);
+            }
+            // SEQPACKET: end of stream (Janus sends no empty packets).
+            return Err(Error::transport_closed(
+                "Janus closed the Unix socket connection",
+                true,
+            ));
+        }
+        if received.truncated || n > self.max_message_bytes {
+            warn!(limit = self.max_message_bytes, "oversized packet dropped");
+            return Ok(Some(TransportEvent::Malformed {
+                reason: format!(
+                    "packet over the {} byte bound (unix.max_message_bytes)",
+                    self.max_message_bytes
+                ),
+            }));
+        }
+        let Some(packet) = self.buf.get(..n) else {
+            return Ok(None);
+        };
+        Ok(match std::str::from_utf8(packet) {
+            Ok(text) if is_probe_reply(text) => None,
+            Ok(text) => Some(TransportEvent::Frame(text.to_owned())),
+            Err(_) => Some(TransportEvent::Malformed {
+                reason: "packet that is not UTF-8".into(),
+            }),
+        })
+    }
+
+    /// Waits until the outbox has room, reading packets into the inbox meanwhile (see the
+    /// module's doc). Gives up after `send_timeout` without room.
+    async fn wait_for_room(&mut self) -> Result<(), Error> {
+        let deadline = Instant::now() + self.send_timeout;
+        loop {
+            self.write_out()?;
+            if self.outbox.len() < OUTBOX || self.ended.is_some() {
+                return Ok(());
+            }
+            let read = self.inbox_bytes < self.inbox_limit;
+            let socket = self.socket.clone();
+            let woke = tokio::select! {
+                r = socket.recv(&mut self.buf), if read => Woke::Packet(r),
+                r = socket.writable() => Woke::Writable(r),
+                () = tokio::time::sleep_until(deadline) => Woke::Timer,
+            };
+            match woke {
+                Woke::Packet(r) => match self.on_packet(r) {
+                    Ok(Some(event)) => {
+                        self.inbox_bytes += event_bytes(&event);
+                        self.inbox.push_back(event);
+                    }
+                    Ok(None) => {}
+                    Err(e) => self.ended = Some(e),
+                },
+                Woke::Writable(r) => r.map_err(send_error)?,
+                Woke::Timer => {
+                    return Err(Error::transport_closed(
+                        format!(
+                            "the Unix socket took no request for {:?}: Janus is not reading",
+                            self.send_timeout
+                        ),
+                        true,
+                    ))
+                }
+            }
         }
     }
 
@@ -132,39 +391,47 @@ impl UnixTransport {
             r#"{{"janus":"ping","transaction":"{PROBE}{}"}}"#,
             self.probes
         );
-        // A full socket means Janus is not reading: the probe's timeout then says so.
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.socket.poll_send(&mut cx, ping.as_bytes()) {
-            Poll::Ready(Err(e)) => Err(Error::transport_closed(
-                format!("Unix socket send: {e}"),
-                true,
-            )),
-            Poll::Ready(Ok(_)) | Poll::Pending => Ok(()),
+        // Behind what is queued; with the queue full, Janus is not reading and the probe's
+        // timeout says so.
+        self.write_out()?;
+        if self.outbox.is_empty() && self.socket.try_send(ping.as_bytes()).map_err(send_error)? {
+            return Ok(());
         }
+        if self.outbox.len() < OUTBOX {
+            self.enqueue(ping);
+        }
+        Ok(())
+    }
+}
+
+/// The bytes an inbox event holds.
+fn event_bytes(event: &TransportEvent) -> usize {
+    match event {
+        TransportEvent::Frame(text) => text.len(),
+        _ => 64,
     }
 }
 
 /// Sends a probe on a fresh connection and waits up to `timeout` for its answer.
-pub(crate) async fn handshake(socket: &UnixSeqpacket, timeout: Duration) -> Result<(), Error> {
+pub(crate) async fn handshake(socket: &Socket, timeout: Duration) -> Result<(), Error> {
     let ping = format!(r#"{{"janus":"ping","transaction":"{PROBE}0"}}"#);
     let exchange = async {
         socket
             .send(ping.as_bytes())
             .await
-            .map_err(|e| Error::transport(format!("sending a ping: {e}")))?;
+            .map_err(|e| Error::transport(format!("sending a ping: {e}")).with_source(e))?;
         let mut buf = vec![0u8; 64 << 10];
-        let info = socket
-            .recv(&mut buf)
-            .await
-            .map_err(|e| Error::transport(format!("reading the answer to a ping: {e}")))?;
-        let n = info.bytes_read();
-        if n == 0 {
+        let received = socket.recv(&mut buf).await.map_err(|e| {
+            Error::transport(format!("reading the answer to a ping: {e}")).with_source(e)
+        })?;
+        let n = received.bytes;
+        if n == 0 && !socket.is_dgram() {
             return Err(Error::transport(
                 "the connection closed before Janus answered a ping",
             ));
         }
         match buf.get(..n).and_then(|b| std::str::from_utf8(b).ok()) {
-            Some(text) if !info.truncated() && is_probe_reply(text) => Ok(()),
+            Some(text) if !received.truncated && is_probe_reply(text) => Ok(()),
             _ => Err(Error::transport(
                 "the peer did not answer a Janus ping with JSON: is this Janus' pfunix socket?",
             )),
@@ -213,124 +480,118 @@ impl Transport for UnixTransport {
             });
             return Ok(());
         }
-        match tokio::time::timeout(self.send_timeout, self.socket.send(msg.json.as_bytes())).await {
-            Ok(Ok(n)) if n == bytes => Ok(()),
-            Ok(Ok(n)) => Err(Error::transport_closed(
-                format!("Unix socket send wrote {n} of {bytes} bytes"),
-                false,
-            )),
-            Ok(Err(e)) => {
-                Err(Error::transport_closed(format!("Unix socket send: {e}"), true).with_source(e))
-            }
-            Err(_) => Err(Error::transport_closed(
-                format!(
-                    "the Unix socket took no request for {:?}: Janus is not reading",
-                    self.send_timeout
-                ),
-                true,
-            )),
+        if self.ended.is_some() {
+            // The connection is gone; `recv` says so once the inbox is handed out.
+            return Ok(());
         }
+        self.write_out()?;
+        if self.outbox.is_empty()
+            && self
+                .socket
+                .try_send(msg.json.as_bytes())
+                .map_err(send_error)?
+        {
+            return Ok(());
+        }
+        if self.outbox.len() >= OUTBOX {
+            self.wait_for_room().await?;
+            if self.ended.is_some() {
+                return Ok(());
+            }
+        }
+        self.enqueue(msg.json);
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        // What the socket takes now; `recv` writes the rest when there is room.
+        self.write_out()
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {
         if let Some(event) = self.refused.pop_front() {
             return Ok(event);
         }
+        if let Some(event) = self.inbox.pop_front() {
+            self.inbox_bytes = self.inbox_bytes.saturating_sub(event_bytes(&event));
+            return Ok(event);
+        }
+        if let Some(e) = self.ended.take() {
+            return Err(e);
+        }
         loop {
             let interval = self.probe_interval;
-            // Both branches are cancel-safe: a packet is taken from the socket only when its
-            // future completes.
-            let info = tokio::select! {
-                info = self.socket.recv(&mut self.buf) => info,
-                () = &mut self.timer, if interval.is_some() => {
+            let write = !self.outbox.is_empty();
+            let socket = self.socket.clone();
+            // Every branch is cancel-safe: a packet is taken from the socket only when its
+            // future completes, and waiting for room takes nothing.
+            let woke = tokio::select! {
+                r = socket.recv(&mut self.buf) => Woke::Packet(r),
+                r = socket.writable(), if write => Woke::Writable(r),
+                () = &mut self.timer, if interval.is_some() => Woke::Timer,
+            };
+            match woke {
+                Woke::Packet(r) => {
+                    if let Some(event) = self.on_packet(r)? {
+                        return Ok(event);
+                    }
+                }
+                Woke::Writable(r) => {
+                    r.map_err(send_error)?;
+                    self.write_out()?;
+                }
+                Woke::Timer => {
                     if let Some(interval) = interval {
                         self.on_timer(interval)?;
                     }
-                    continue;
                 }
-            };
-            let info = info.map_err(|e| {
-                Error::transport_closed(format!("Unix socket receive: {e}"), true).with_source(e)
-            })?;
-            // Any packet proves Janus is alive.
-            self.last_packet = Instant::now();
-            self.probe_sent = None;
-            let n = info.bytes_read();
-            if n == 0 {
-                // SEQPACKET: end of stream (Janus sends no empty packets).
-                return Err(Error::transport_closed(
-                    "Janus closed the Unix socket connection",
-                    true,
-                ));
             }
-            if info.truncated() || n > self.max_message_bytes {
-                warn!(limit = self.max_message_bytes, "oversized packet dropped");
-                return Ok(TransportEvent::Malformed {
-                    reason: format!(
-                        "packet over the {} byte bound (unix.max_message_bytes)",
-                        self.max_message_bytes
-                    ),
-                });
-            }
-            let Some(packet) = self.buf.get(..n) else {
-                continue;
-            };
-            return Ok(match std::str::from_utf8(packet) {
-                Ok(text) if is_probe_reply(text) => continue,
-                Ok(text) => TransportEvent::Frame(text.to_owned()),
-                Err(_) => TransportEvent::Malformed {
-                    reason: "packet that is not UTF-8".into(),
-                },
-            });
         }
     }
 
-    // No direct path yet: with `Direct` below offered, a burst of 2,000 echotest messages
-    // from 400 handles at once (tests/unix_real.rs, tests/load_real.rs) lost 800-1,000 of
-    // them (request timeouts; Janus logged no truncation), while the same burst through
-    // `send` alone, and a Python client sending from two threads, lost none. Not understood
-    // yet; until it is, every request goes through the connection task.
     fn direct(&self) -> Option<Arc<dyn DirectSend>> {
-        None
+        Some(Arc::new(Direct {
+            socket: self.socket.clone(),
+            backlog: self.backlog.clone(),
+            max_request_bytes: self.max_request_bytes,
+        }))
     }
 
     async fn close(&mut self) {
-        let _ = self.socket.shutdown(std::net::Shutdown::Both);
-    }
-}
-
-/// Writes a request from the caller's own task when the socket takes it at once. Not offered
-/// (see `direct` above): kept for the investigation, and tested on its own.
-#[allow(dead_code)]
-pub(crate) struct Direct {
-    socket: Arc<UnixSeqpacket>,
-    max_request_bytes: usize,
-}
-
-impl Direct {
-    /// A direct sender on `socket`.
-    #[allow(dead_code)]
-    pub(crate) fn new(socket: Arc<UnixSeqpacket>, max_request_bytes: usize) -> Self {
-        Direct {
-            socket,
-            max_request_bytes,
+        match &*self.socket {
+            Socket::Seqpacket(s) => {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+            // No connection to end: Janus forgets a datagram client only when its sessions
+            // time out. The socket file goes now; the socket when its last user drops it.
+            Socket::Dgram { path, .. } => {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
+}
+
+/// Writes a request from the caller's own task when the socket takes it at once, without
+/// waiting and without registering any waker; otherwise hands it back, and it goes through
+/// the connection task's queue.
+pub(crate) struct Direct {
+    socket: Arc<Socket>,
+    backlog: Arc<AtomicBool>,
+    max_request_bytes: usize,
 }
 
 impl DirectSend for Direct {
     fn try_send(&self, json: String) -> Result<(), String> {
-        // A request too long goes the slow way, which refuses it with a clear error.
-        if json.len() > self.max_request_bytes {
+        // A request too long goes the slow way, which refuses it with a clear error; behind
+        // queued requests, the slow way keeps the order.
+        if json.len() > self.max_request_bytes || self.backlog.load(Ordering::Acquire) {
             return Err(json);
         }
-        // A waker that is never woken: `Pending` (a full socket) hands the request back.
-        let mut cx = Context::from_waker(Waker::noop());
-        match self.socket.poll_send(&mut cx, json.as_bytes()) {
+        match self.socket.try_send(json.as_bytes()) {
             // A packet is sent whole or not at all.
-            Poll::Ready(Ok(_)) => Ok(()),
-            // The slow path sends again and meets the error itself.
-            Poll::Ready(Err(_)) | Poll::Pending => Err(json),
+            Ok(true) => Ok(()),
+            // Full: the connection task queues it. An error: the slow path meets it too.
+            Ok(false) | Err(_) => Err(json),
         }
     }
 }
