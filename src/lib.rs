@@ -41,7 +41,7 @@ pub use janus_ws::{WsConnector, WsOptions};
 #[cfg(feature = "http")]
 pub use janus_http::{HttpConnector, HttpOptions};
 #[cfg(feature = "unix")]
-pub use janus_unix::{UnixConnector, UnixOptions};
+pub use janus_unix::{SocketType, UnixConnector, UnixOptions};
 
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
