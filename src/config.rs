@@ -8,6 +8,8 @@ use url::Url;
 use janus_core::{ClientOptions, Connector, Error};
 #[cfg(feature = "http")]
 use janus_http::{HttpConnector, HttpOptions};
+#[cfg(feature = "unix")]
+use janus_unix::{UnixConnector, UnixOptions};
 #[cfg(feature = "ws")]
 use janus_ws::{WsConnector, WsOptions};
 
@@ -35,7 +37,8 @@ use janus_ws::{WsConnector, WsOptions};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`).
+    /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`),
+    /// or `unix:///path/to/janus.sock` (feature `unix`).
     pub url: String,
     /// Timeouts, keepalive, buffers, credentials and the reconnect policy.
     #[serde(default)]
@@ -48,6 +51,10 @@ pub struct Config {
     #[cfg(feature = "http")]
     #[serde(default)]
     pub http: HttpOptions,
+    /// Unix socket options (feature `unix`).
+    #[cfg(feature = "unix")]
+    #[serde(default)]
+    pub unix: UnixOptions,
 }
 
 impl Config {
@@ -60,6 +67,8 @@ impl Config {
             ws: WsOptions::default(),
             #[cfg(feature = "http")]
             http: HttpOptions::default(),
+            #[cfg(feature = "unix")]
+            unix: UnixOptions::default(),
         }
     }
 
@@ -136,6 +145,8 @@ impl Config {
         self.ws.validate()?;
         #[cfg(feature = "http")]
         self.http.validate()?;
+        #[cfg(feature = "unix")]
+        self.unix.validate()?;
         Ok(())
     }
 
@@ -150,8 +161,9 @@ impl Config {
         match url.scheme() {
             "ws" | "wss" => self.ws_connector(url),
             "http" | "https" => self.http_connector(url),
+            "unix" => self.unix_connector(url),
             other => Err(Error::config(format!(
-                "unsupported URL scheme {other:?}: use ws://, wss://, http:// or https://"
+                "unsupported URL scheme {other:?}: use ws://, wss://, http://, https:// or unix://"
             ))),
         }
     }
@@ -178,6 +190,21 @@ impl Config {
     fn http_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
         Err(Error::config(format!(
             "{} needs the HTTP transport: enable the `http` feature of janus-client",
+            url.scheme()
+        )))
+    }
+}
+
+impl Config {
+    #[cfg(feature = "unix")]
+    fn unix_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Ok(Arc::new(UnixConnector::new(url, self.unix.clone())?))
+    }
+
+    #[cfg(not(feature = "unix"))]
+    fn unix_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Err(Error::config(format!(
+            "{} needs the Unix socket transport: enable the `unix` feature of janus-client",
             url.scheme()
         )))
     }

@@ -3,7 +3,8 @@
 //! configuration, with reconnect and session re-claiming built in.
 //!
 //! Features choose the transports: `ws` (default) for `ws://`/`wss://`, `http` for
-//! `http://`/`https://`, and `mock` for the in-memory fake Janus (`janus_client::mock`);
+//! `http://`/`https://`, `unix` for `unix:///path/to/janus.sock` (Janus' pfunix transport),
+//! and `mock` for the in-memory fake Janus (`janus_client::mock`);
 //! `toml` (default) reads a [`Config`] from a TOML file ([`Config::from_file`]).
 //!
 //! ```no_run
@@ -39,6 +40,8 @@ pub use janus_ws::{WsConnector, WsOptions};
 
 #[cfg(feature = "http")]
 pub use janus_http::{HttpConnector, HttpOptions};
+#[cfg(feature = "unix")]
+pub use janus_unix::{SocketType, UnixConnector, UnixOptions};
 
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///

@@ -51,6 +51,7 @@ impl Pair {
     fn transport_plugin(&self) -> &'static str {
         match self.transport() {
             "ws" => "janus.transport.websockets",
+            "unix" => "janus.transport.pfunix",
             _ => "janus.transport.http",
         }
     }

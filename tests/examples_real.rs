@@ -7,8 +7,9 @@
 //! `CARGO_TARGET_DIR`, `--release` and `--target` are all respected.
 //!
 //! Needs `scripts/test` (or `scripts/janus start main --prefix JANUS`) to export
-//! `JANUS_WS_URL`/`JANUS_HTTP_URL`, and for the admin example `JANUS_ADMIN_WS_URL`/
-//! `JANUS_ADMIN_HTTP_URL` and `JANUS_ADMIN_SECRET`. Without them the tests print a loud
+//! `JANUS_WS_URL`/`JANUS_HTTP_URL`/`JANUS_UNIX_URL`, and for the admin example
+//! `JANUS_ADMIN_WS_URL`/`JANUS_ADMIN_HTTP_URL`/`JANUS_ADMIN_UNIX_URL` and
+//! `JANUS_ADMIN_SECRET`. Without them the tests print a loud
 //! SKIPPED line, and fail when `CI` is set.
 
 mod common;
@@ -207,6 +208,9 @@ fn admin_example_runs_over_every_transport() {
     }
     if cfg!(feature = "http") {
         urls.extend(env_or_skip("JANUS_ADMIN_HTTP_URL"));
+    }
+    if cfg!(feature = "unix") {
+        urls.extend(env_or_skip("JANUS_ADMIN_UNIX_URL"));
     }
     let Some(secret) = env_or_skip("JANUS_ADMIN_SECRET") else {
         return;

@@ -71,6 +71,16 @@ async fn stall_for_nine_seconds(t: Target) {
     )
     .await;
     let recovered = back.elapsed();
+    // The watcher records `Reconnected` on its own thread: the handles may answer a moment
+    // before it has (a Unix socket reconnects within a few milliseconds of the network
+    // coming back).
+    common::eventually(Duration::from_secs(2), || async {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|(at, s)| *at >= back && matches!(s, ConnectionState::Reconnected))
+    })
+    .await;
 
     let log = log.lock().unwrap().clone();
     // A watch shows the latest state only: a `Disconnected` followed at once by

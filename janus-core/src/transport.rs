@@ -63,9 +63,10 @@ pub struct Credentials {
 /// A way for requests to reach the wire without waking the connection task: the caller
 /// registers its transaction in the shared table, then hands the JSON here.
 ///
-/// Offered by transports that write from a task of their own (WebSocket). The client uses
-/// it only while the connection is up and recovered; otherwise, and whenever `try_send`
-/// gives the JSON back, the request goes through the connection task as usual.
+/// Offered by transports that can take a write from any task without waiting (WebSocket,
+/// Unix sockets). The client uses it only while the connection is up and recovered;
+/// otherwise, and whenever `try_send` gives the JSON back, the request goes through the
+/// connection task as usual.
 pub trait DirectSend: Send + Sync + 'static {
     /// Queues one request's JSON for writing, without waiting. Gives it back when it cannot
     /// (the queue is full, the connection is gone).

@@ -46,9 +46,14 @@ impl Drop for Proxy {
 }
 
 impl Proxy {
-    /// Starts a proxy in front of `target` (a ws:// or http:// URL on loopback).
+    /// Starts a proxy in front of `target` (a ws:// or http:// URL on loopback, or a
+    /// unix:// socket: then the proxy listens on a SOCK_SEQPACKET socket of its own and
+    /// forwards packet by packet).
     pub async fn start(target: &str) -> Proxy {
         let mut url = Url::parse(target).expect("target URL");
+        if url.scheme() == "unix" {
+            return Self::start_unix(url);
+        }
         let host = url.host_str().expect("host").to_string();
         let port = url.port_or_known_default().expect("port");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -150,6 +155,87 @@ impl Proxy {
         }
     }
 
+    /// The SEQPACKET proxy: listens next to the target socket, forwards whole packets.
+    fn start_unix(url: Url) -> Proxy {
+        use std::sync::atomic::AtomicUsize;
+        use tokio_seqpacket::{UnixSeqpacket, UnixSeqpacketListener};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let target = url.to_file_path().expect("socket path");
+        let dir = target.parent().expect("socket dir");
+        let path = dir.join(format!(
+            "proxy-{}-{}.sock",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_file(&path);
+        let mut listener = UnixSeqpacketListener::bind(&path).expect("bind the proxy socket");
+        let (cut, cut_rx) = watch::channel(0u64);
+        let refuse = Arc::new(AtomicBool::new(false));
+        let stall = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let gauge = Arc::new(Gauge::default());
+        let swallowed = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn({
+            let swallowed = swallowed.clone();
+            let refuse = refuse.clone();
+            let stall = stall.clone();
+            let accepted = accepted.clone();
+            let gauge = gauge.clone();
+            let path = path.clone();
+            async move {
+                // The socket file goes when the proxy does (the task is aborted on drop).
+                struct Unlink(std::path::PathBuf);
+                impl Drop for Unlink {
+                    fn drop(&mut self) {
+                        let _ = std::fs::remove_file(&self.0);
+                    }
+                }
+                let _unlink = Unlink(path);
+                loop {
+                    let Ok(inbound) = listener.accept().await else {
+                        return;
+                    };
+                    if refuse.load(Ordering::SeqCst) {
+                        drop(inbound);
+                        continue;
+                    }
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    let target = target.clone();
+                    let mut cut_rx = cut_rx.clone();
+                    let stall = stall.clone();
+                    let gauge = gauge.clone();
+                    let swallowed = swallowed.clone();
+                    gauge.opened();
+                    tokio::spawn(async move {
+                        let generation = *cut_rx.borrow_and_update();
+                        let Ok(outbound) = UnixSeqpacket::connect(&target).await else {
+                            gauge.closed();
+                            return;
+                        };
+                        let up = forward(&inbound, &outbound, stall.clone(), swallowed.clone());
+                        let down = forward(&outbound, &inbound, stall, swallowed);
+                        tokio::select! {
+                            _ = up => {}
+                            _ = down => {}
+                            _ = cut_rx.wait_for(|g| *g != generation) => {}
+                        }
+                        gauge.closed();
+                    });
+                }
+            }
+        });
+        Proxy {
+            url: format!("unix://{}", path.display()),
+            cut,
+            refuse,
+            stall,
+            accepted,
+            gauge,
+            swallowed,
+            task,
+        }
+    }
+
     /// Bytes swallowed while stalling, both ways.
     pub fn swallowed(&self) -> u64 {
         self.swallowed.load(Ordering::SeqCst)
@@ -186,5 +272,28 @@ impl Proxy {
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies packets from `from` to `to` until either end closes; swallows them while stalled.
+async fn forward(
+    from: &tokio_seqpacket::UnixSeqpacket,
+    to: &tokio_seqpacket::UnixSeqpacket,
+    stall: Arc<AtomicBool>,
+    swallowed: Arc<AtomicU64>,
+) {
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match from.recv(&mut buf).await {
+            Ok(info) if info.bytes_read() > 0 => info.bytes_read(),
+            _ => return,
+        };
+        if stall.load(Ordering::SeqCst) {
+            swallowed.fetch_add(n as u64, Ordering::SeqCst);
+            continue;
+        }
+        if to.send(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
