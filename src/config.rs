@@ -8,6 +8,8 @@ use url::Url;
 use janus_core::{ClientOptions, Connector, Error};
 #[cfg(feature = "http")]
 use janus_http::{HttpConnector, HttpOptions};
+#[cfg(feature = "mqtt")]
+use janus_mqtt::{MqttConnector, MqttOptions};
 #[cfg(feature = "ws")]
 use janus_ws::{WsConnector, WsOptions};
 
@@ -35,7 +37,9 @@ use janus_ws::{WsConnector, WsOptions};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`).
+    /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`),
+    /// or `mqtt://`/`mqtts://` (feature `mqtt`; topics may go in the query:
+    /// `mqtt://host:1883?request_topic=to-janus&response_topic=from-janus`).
     pub url: String,
     /// Timeouts, keepalive, buffers, credentials and the reconnect policy.
     #[serde(default)]
@@ -48,6 +52,10 @@ pub struct Config {
     #[cfg(feature = "http")]
     #[serde(default)]
     pub http: HttpOptions,
+    /// MQTT options (feature `mqtt`): topics, QoS, client id, version, keep-alive.
+    #[cfg(feature = "mqtt")]
+    #[serde(default)]
+    pub mqtt: MqttOptions,
 }
 
 impl Config {
@@ -60,6 +68,8 @@ impl Config {
             ws: WsOptions::default(),
             #[cfg(feature = "http")]
             http: HttpOptions::default(),
+            #[cfg(feature = "mqtt")]
+            mqtt: MqttOptions::default(),
         }
     }
 
@@ -136,6 +146,8 @@ impl Config {
         self.ws.validate()?;
         #[cfg(feature = "http")]
         self.http.validate()?;
+        #[cfg(feature = "mqtt")]
+        self.mqtt.validate()?;
         Ok(())
     }
 
@@ -150,8 +162,9 @@ impl Config {
         match url.scheme() {
             "ws" | "wss" => self.ws_connector(url),
             "http" | "https" => self.http_connector(url),
+            "mqtt" | "mqtts" => self.mqtt_connector(url),
             other => Err(Error::config(format!(
-                "unsupported URL scheme {other:?}: use ws://, wss://, http:// or https://"
+                "unsupported URL scheme {other:?}: use ws://, wss://, http://, https://, mqtt:// or mqtts://"
             ))),
         }
     }
@@ -178,6 +191,23 @@ impl Config {
     fn http_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
         Err(Error::config(format!(
             "{} needs the HTTP transport: enable the `http` feature of janus-client",
+            url.scheme()
+        )))
+    }
+}
+
+#[cfg(feature = "mqtt")]
+impl Config {
+    fn mqtt_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Ok(Arc::new(MqttConnector::new(url, self.mqtt.clone())?))
+    }
+}
+
+#[cfg(not(feature = "mqtt"))]
+impl Config {
+    fn mqtt_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Err(Error::config(format!(
+            "{} needs the MQTT transport: enable the `mqtt` feature of janus-client",
             url.scheme()
         )))
     }
@@ -257,6 +287,37 @@ mod tests {
         };
         assert!(matches!(e.kind(), ErrorKind::Config(_)));
         assert!(e.to_string().contains("ftp"));
+    }
+
+    #[cfg(not(feature = "mqtt"))]
+    #[test]
+    fn missing_mqtt_feature_is_named() {
+        let Err(e) = Config::new("mqtt://127.0.0.1:1883").connector() else {
+            panic!("mqtt accepted without the feature")
+        };
+        assert!(e.to_string().contains("`mqtt` feature"), "{e}");
+    }
+
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn mqtt_section_is_checked_and_the_scheme_picks_mqtt() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "mqtt://127.0.0.1:1?request_topic=to-janus-2"
+            [mqtt]
+            qos = 1
+            keep_alive = "3s"
+            "#,
+        )
+        .unwrap();
+        c.connector().unwrap();
+        let mut c = c;
+        c.mqtt.qos = 9;
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string().contains("mqtt.qos must be 0, 1 or 2, got 9"),
+            "{e}"
+        );
     }
 
     #[cfg(not(feature = "http"))]

@@ -3,8 +3,8 @@
 //! configuration, with reconnect and session re-claiming built in.
 //!
 //! Features choose the transports: `ws` (default) for `ws://`/`wss://`, `http` for
-//! `http://`/`https://`, and `mock` for the in-memory fake Janus (`janus_client::mock`);
-//! `toml` (default) reads a [`Config`] from a TOML file ([`Config::from_file`]).
+//! `http://`/`https://`, `mqtt` for `mqtt://`/`mqtts://` (Janus through a broker), and
+//! `mock` for the in-memory fake Janus (`janus_client::mock`); `toml` (default) reads a [`Config`] from a TOML file ([`Config::from_file`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), janus_client::Error> {
@@ -39,6 +39,9 @@ pub use janus_ws::{WsConnector, WsOptions};
 
 #[cfg(feature = "http")]
 pub use janus_http::{HttpConnector, HttpOptions};
+
+#[cfg(feature = "mqtt")]
+pub use janus_mqtt::{MqttConnector, MqttOptions, MqttVersion};
 
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
@@ -75,6 +78,18 @@ pub async fn connect_admin(
     #[cfg(feature = "ws")]
     {
         config.ws.subprotocol = janus_ws::JANUS_ADMIN_PROTOCOL.into();
+    }
+    // Janus' admin topics, unless the section (or the URL's query, which wins) names others.
+    #[cfg(feature = "mqtt")]
+    {
+        let defaults = janus_mqtt::MqttOptions::default();
+        if config.mqtt.request_topic == defaults.request_topic
+            && config.mqtt.response_topic == defaults.response_topic
+        {
+            let admin = janus_mqtt::MqttOptions::admin();
+            config.mqtt.request_topic = admin.request_topic;
+            config.mqtt.response_topic = admin.response_topic;
+        }
     }
     // The Admin API has no sessions of its own to keep alive, and no api secret.
     config.options.probe_server = false;

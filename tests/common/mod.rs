@@ -10,7 +10,7 @@ use std::time::Duration;
 /// One transport to run a test body over.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// "ws" or "http".
+    /// "ws", "http" or "mqtt".
     pub transport: &'static str,
     /// The URL.
     pub url: String,
@@ -47,6 +47,9 @@ pub fn targets(prefix: &str) -> Vec<Target> {
     }
     if cfg!(feature = "http") {
         wanted.push(("http", format!("{prefix}_HTTP_URL")));
+    }
+    if cfg!(feature = "mqtt") {
+        wanted.push(("mqtt", format!("{prefix}_MQTT_URL")));
     }
     for (transport, var) in wanted {
         match std::env::var(&var) {
