@@ -117,17 +117,10 @@ impl Client {
         let (tx, rx) = mpsc::channel(options.command_buffer.max(1));
         let (release_tx, release_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connected);
-        let credentials = Credentials {
+        let encoder = Arc::new(Encoder::new(Credentials {
             api_secret: options.api_secret.clone(),
             token: options.token.clone(),
-        };
-        let encoder = Arc::new(if connector.unique_transactions() {
-            // A random start in [2^32, 2^52): two clients on one broker overlap only if
-            // their starts fall within the number of requests they make of each other.
-            Encoder::starting_at(credentials, rand::random_range((1u64 << 32)..(1u64 << 52)))
-        } else {
-            Encoder::new(credentials)
-        });
+        }));
         let stats = Arc::new(StatsCell::default());
         let table = Arc::new(Table::default());
         let driver = Driver::new(Parts {

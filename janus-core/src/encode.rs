@@ -39,14 +39,8 @@ pub(crate) struct NoFields;
 
 impl Encoder {
     pub(crate) fn new(credentials: Credentials) -> Self {
-        Encoder::starting_at(credentials, 1)
-    }
-
-    /// Numbers transactions from `first` on (a random point when the connection is shared
-    /// with other clients: see [`Connector::unique_transactions`](crate::Connector::unique_transactions)).
-    pub(crate) fn starting_at(credentials: Credentials, first: u64) -> Self {
         Encoder {
-            next: AtomicU64::new(first),
+            next: AtomicU64::new(1),
             credentials,
         }
     }

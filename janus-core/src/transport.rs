@@ -183,13 +183,6 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The endpoint, for logs; never includes secrets.
     fn endpoint(&self) -> String;
-
-    /// Whether other clients' replies can reach this client (a broker's shared topic or
-    /// queue), so that its transactions must not repeat another client's. The client then
-    /// numbers them from a random point instead of from 1. The default is false.
-    fn unique_transactions(&self) -> bool {
-        false
-    }
 }
 
 #[cfg(test)]

@@ -279,10 +279,6 @@ impl Connector for MqttConnector {
         // Never print credentials that may sit in the URL.
         janus_core::endpoint::redact(&self.url)
     }
-
-    fn unique_transactions(&self) -> bool {
-        true
-    }
 }
 
 /// `%XX` sequences decoded (credentials in a URL are percent-encoded); invalid ones kept.
@@ -354,7 +350,6 @@ mod tests {
         let b = connector("mqtt://127.0.0.1").unwrap();
         assert_ne!(a.client_id(), b.client_id());
         assert!(a.client_id().starts_with("janus-client-"));
-        assert!(a.unique_transactions());
     }
 
     #[test]
