@@ -35,7 +35,9 @@
 #![warn(missing_docs)]
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use janus_core::{Connector, Error, Secret, Transport};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -47,7 +49,7 @@ mod transport;
 
 pub use options::{MqttOptions, MqttVersion};
 pub use transport::MqttTransport;
-use transport::Publisher;
+use transport::{Inbound, Publisher, TaskGuard};
 
 /// Opens MQTT connections to one broker, for one Janus (its pair of topics).
 pub struct MqttConnector {
@@ -235,7 +237,11 @@ impl MqttConnector {
                 network.set_connection_timeout(timeout_secs);
                 events.set_network_options(network);
                 transport::handshake_v311(&mut events, &client, &topics, o.qos, &endpoint).await?;
-                let driver = tokio::spawn(transport::drive_v311(events, tx, endpoint.clone()));
+                let driver = TaskGuard(tokio::spawn(transport::drive_v311(
+                    events,
+                    tx,
+                    endpoint.clone(),
+                )));
                 (Publisher::V311(client), driver)
             }
             MqttVersion::V5 => {
@@ -251,13 +257,76 @@ impl MqttConnector {
                 }
                 let (client, mut events) = rumqttc::v5::AsyncClient::new(m, o.queue_capacity);
                 transport::handshake_v5(&mut events, &client, &topics, o.qos, &endpoint).await?;
-                let driver = tokio::spawn(transport::drive_v5(events, tx, endpoint.clone()));
+                let driver = TaskGuard(tokio::spawn(transport::drive_v5(
+                    events,
+                    tx,
+                    endpoint.clone(),
+                )));
                 (Publisher::V5(client), driver)
             }
         };
         debug!(%endpoint, client_id = %self.client_id, protocol = o.protocol.as_str(), "MQTT connected");
-        Ok(MqttTransport::new(publisher, rx, driver, o, reply))
+        let mut rx = rx;
+        let early = self.probe(&publisher, &mut rx, reply.as_deref()).await?;
+        Ok(MqttTransport::new(publisher, rx, early, driver, o, reply))
     }
+
+    /// Pings Janus through the broker until it answers: a broker can be up with no Janus
+    /// subscribed behind it (Janus reconnects to a restarted broker seconds after the
+    /// client), and the broker drops what is published to a topic nobody subscribes to.
+    /// Messages that come meanwhile are kept (up to `queue_capacity`) for the transport.
+    async fn probe(
+        &self,
+        publisher: &Publisher,
+        rx: &mut mpsc::Receiver<Inbound>,
+        reply: Option<&str>,
+    ) -> Result<VecDeque<Inbound>, Error> {
+        let o = &self.options;
+        let transaction = format!("mqtt-probe-{:016x}", rand::random::<u64>());
+        let ping = format!(r#"{{"janus":"ping","transaction":"{transaction}"}}"#);
+        let mut early = VecDeque::new();
+        loop {
+            publisher
+                .publish(
+                    &o.request_topic,
+                    o.qos,
+                    Bytes::from(ping.clone()),
+                    reply.map(|t| (t, transaction.as_str())),
+                )
+                .await
+                .map_err(|()| Error::transport("the MQTT connection ended while connecting"))?;
+            let again = tokio::time::sleep(PROBE_INTERVAL);
+            tokio::pin!(again);
+            loop {
+                tokio::select! {
+                    got = rx.recv() => match got {
+                        Some(Inbound::Message(payload)) => {
+                            if is_pong(&payload, &transaction) {
+                                return Ok(early);
+                            }
+                            if early.len() < o.queue_capacity {
+                                early.push_back(Inbound::Message(payload));
+                            }
+                        }
+                        Some(Inbound::Closed(e)) => return Err(e),
+                        Some(other) => early.push_back(other),
+                        None => return Err(Error::transport("the MQTT connection ended while connecting")),
+                    },
+                    () = &mut again => break,
+                }
+            }
+        }
+    }
+}
+
+/// How often the probe pings Janus while it does not answer.
+const PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Whether `payload` is Janus' `pong` to the probe `transaction` (a random name no other
+/// message carries).
+fn is_pong(payload: &[u8], transaction: &str) -> bool {
+    let text = String::from_utf8_lossy(payload);
+    text.contains(transaction) && text.contains("pong")
 }
 
 #[async_trait]
@@ -268,9 +337,11 @@ impl Connector for MqttConnector {
             Ok(Ok(t)) => Ok(Box::new(t)),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::transport(format!(
-                "no answer from the MQTT broker at {} within mqtt.connect_timeout ({})",
+                "no answer from Janus through the MQTT broker at {} within mqtt.connect_timeout ({}): is the broker up, and is a Janus subscribed to {:?} and publishing to {:?}?",
                 self.endpoint(),
-                humantime_serde::re::humantime::format_duration(timeout)
+                humantime_serde::re::humantime::format_duration(timeout),
+                self.options.request_topic,
+                self.options.response_topic,
             ))),
         }
     }

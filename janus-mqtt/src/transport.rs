@@ -1,18 +1,19 @@
 //! One MQTT connection: a task that polls rumqttc's event loop and hands what arrives to
-//! [`MqttTransport::recv`] through a bounded queue, and requests published through
-//! rumqttc's bounded request queue.
+//! [`MqttTransport::recv`] through a bounded queue, and a task that writes requests into
+//! rumqttc's bounded request queue, in order.
 //!
 //! Backpressure: when the client does not take messages (`queue_capacity` of them wait),
-//! the task stops polling the event loop, so nothing more is read from the broker (TCP
-//! pushes back on it; mosquitto then holds up to its `max_queued_messages` QoS 1/2 messages
-//! for this client). A request waits for room in the request queue; while it waits,
-//! [`MqttTransport::send`] keeps taking arrived messages into a second bounded buffer, so
-//! the two queues cannot wait on each other. A request that finds no room before its
-//! deadline fails alone, safe to retry (it never left).
+//! the event loop task stops polling, so nothing more is read from the broker (TCP pushes
+//! back on it; the broker holds what it queues for this client). [`MqttTransport::send`]
+//! never waits: it hands the request to the writer's queue (at most 16 × `queue_capacity`;
+//! past that the request fails at once, safe to retry). The writer waits for room in
+//! rumqttc's queue, which the event loop empties as the broker acknowledges; so the client
+//! keeps taking messages while requests wait, and the queues cannot wait on each other.
+//! A request whose caller gave up (its deadline passed) while it waited is not sent.
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use janus_core::{Error, OutgoingMessage, Transport, TransportEvent};
+use janus_core::{Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet as Packet5, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS as QoS5;
 use std::collections::VecDeque;
@@ -36,13 +37,14 @@ pub(crate) enum Inbound {
 }
 
 /// The client half of one rumqttc connection, for either protocol version.
+#[derive(Clone)]
 pub(crate) enum Publisher {
     V311(rumqttc::AsyncClient),
     V5(rumqttc::v5::AsyncClient),
 }
 
 impl Publisher {
-    async fn publish(
+    pub(crate) async fn publish(
         &self,
         topic: &str,
         qos: u8,
@@ -102,54 +104,71 @@ pub(crate) fn qos5(qos: u8) -> QoS5 {
 pub struct MqttTransport {
     publisher: Publisher,
     incoming: mpsc::Receiver<Inbound>,
-    /// Messages taken off `incoming` while a request waited for room; at most `capacity`.
+    /// Messages that came before this transport was handed over (during the probe), and
+    /// requests that could not be queued: given out by `recv` first.
     stash: VecDeque<Inbound>,
-    capacity: usize,
-    driver: JoinHandle<()>,
+    outgoing: mpsc::Sender<Outgoing>,
+    driver: TaskGuard,
+    /// Kept for its `Drop`: the writer ends with the transport.
+    _writer: TaskGuard,
     driver_done: bool,
     request_topic: String,
-    /// MQTT 5: this client's reply topic.
-    reply_topic: Option<String>,
-    qos: u8,
     max_message_bytes: usize,
     max_request_bytes: usize,
-    wait_for_room: Duration,
+}
+
+/// One request waiting for the writer.
+pub(crate) struct Outgoing {
+    transaction: String,
+    payload: Bytes,
+    deadline: Option<Instant>,
 }
 
 impl std::fmt::Debug for MqttTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttTransport")
             .field("request_topic", &self.request_topic)
-            .field("reply_topic", &self.reply_topic)
             .finish()
     }
 }
 
 impl MqttTransport {
+    /// The largest number of requests waiting for the writer, for `queue_capacity`.
+    pub(crate) fn outgoing_bound(queue_capacity: usize) -> usize {
+        queue_capacity.saturating_mul(16)
+    }
+
     pub(crate) fn new(
         publisher: Publisher,
         incoming: mpsc::Receiver<Inbound>,
-        driver: JoinHandle<()>,
+        early: VecDeque<Inbound>,
+        driver: TaskGuard,
         options: &MqttOptions,
         reply_topic: Option<String>,
     ) -> Self {
+        let (outgoing, queued) = mpsc::channel(Self::outgoing_bound(options.queue_capacity));
+        let writer = TaskGuard(tokio::spawn(write(
+            publisher.clone(),
+            queued,
+            options.request_topic.clone(),
+            options.qos,
+            reply_topic,
+        )));
         MqttTransport {
             publisher,
             incoming,
-            stash: VecDeque::new(),
-            capacity: options.queue_capacity,
+            stash: early,
+            outgoing,
             driver,
+            _writer: writer,
             driver_done: false,
             request_topic: options.request_topic.clone(),
-            reply_topic,
-            qos: options.qos,
             max_message_bytes: options.max_message_bytes,
             // Room for the fixed header, the topic and MQTT 5 properties.
             max_request_bytes: MqttOptions::MAX_MESSAGE_BYTES
                 - 4096
                 - options.request_topic.len()
                 - options.response_topic.len(),
-            wait_for_room: options.connect_timeout,
         }
     }
 
@@ -194,55 +213,37 @@ impl Transport for MqttTransport {
             });
             return Ok(());
         }
-        let wait_until = msg
-            .deadline
-            .unwrap_or_else(|| Instant::now() + self.wait_for_room);
-        let reply = self
-            .reply_topic
-            .as_deref()
-            .map(|topic| (topic, msg.transaction.as_str()));
-        let MqttTransport {
-            publisher,
-            incoming,
-            stash,
-            capacity,
-            driver_done,
-            request_topic,
-            qos,
-            ..
-        } = self;
-        let queued = {
-            let publish = publisher.publish(request_topic, *qos, Bytes::from(msg.json), reply);
-            tokio::pin!(publish);
-            let deadline = tokio::time::sleep_until(wait_until);
-            tokio::pin!(deadline);
-            loop {
-                tokio::select! {
-                    biased;
-                    sent = &mut publish => break Some(sent),
-                    // The event loop may wait for room in `incoming` before it takes
-                    // requests: make that room (bounded) while this request waits.
-                    got = incoming.recv(), if !*driver_done && stash.len() < *capacity => match got {
-                        Some(inbound) => stash.push_back(inbound),
-                        None => *driver_done = true,
-                    },
-                    () = &mut deadline => break None,
-                }
-            }
-        };
-        if let Some(sent) = queued {
-            return sent
-                .map_err(|()| Error::transport_closed("the MQTT event loop has ended", true));
-        }
-        debug!(transaction = %msg.transaction, "MQTT request queue full until the deadline");
-        self.stash.push_back(Inbound::Failed {
+        let request = Outgoing {
             transaction: msg.transaction,
-            error: Error::transport_closed(
-                "the MQTT request queue stayed full; the request was not sent",
+            payload: Bytes::from(msg.json),
+            deadline: msg.deadline,
+        };
+        match self.outgoing.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(request)) => {
+                debug!(transaction = %request.transaction, "MQTT request queue full");
+                self.stash.push_back(Inbound::Failed {
+                    transaction: request.transaction,
+                    error: Error::limit(
+                        "mqtt.queue_capacity",
+                        (self.outgoing.max_capacity() / 16) as u64,
+                        "16 × mqtt.queue_capacity requests wait for the broker already; this one was not sent (safe to retry)",
+                    ),
+                });
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(Error::transport_closed(
+                "the MQTT connection has ended",
                 true,
-            ),
-        });
-        Ok(())
+            )),
+        }
+    }
+
+    /// Janus sees all of its MQTT traffic as one transport session: a broker connection
+    /// owns no session, and after a reconnect the client checks its sessions with a
+    /// keepalive instead of claiming them.
+    fn session_ownership(&self) -> SessionOwnership {
+        SessionOwnership::Shared
     }
 
     async fn recv(&mut self) -> Result<TransportEvent, Error> {
@@ -270,14 +271,43 @@ impl Transport for MqttTransport {
     async fn close(&mut self) {
         self.publisher.try_disconnect();
         // The event loop writes the DISCONNECT and ends; don't wait long for it.
-        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.driver).await;
-        self.driver.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(1), &mut self.driver.0).await;
     }
 }
 
-impl Drop for MqttTransport {
+/// A task that ends when this value is dropped: the event loop and writer tasks live
+/// exactly as long as their transport (or the connect attempt that started them).
+pub(crate) struct TaskGuard(pub(crate) JoinHandle<()>);
+
+impl Drop for TaskGuard {
     fn drop(&mut self) {
-        self.driver.abort();
+        self.0.abort();
+    }
+}
+
+/// Writes queued requests into rumqttc's queue, in order, waiting for room there; skips
+/// those whose caller gave up meanwhile. Ends when the transport or the event loop does.
+async fn write(
+    publisher: Publisher,
+    mut queued: mpsc::Receiver<Outgoing>,
+    topic: String,
+    qos: u8,
+    reply_topic: Option<String>,
+) {
+    while let Some(request) = queued.recv().await {
+        if request.deadline.is_some_and(|d| d <= Instant::now()) {
+            continue;
+        }
+        let reply = reply_topic
+            .as_deref()
+            .map(|t| (t, request.transaction.as_str()));
+        if publisher
+            .publish(&topic, qos, request.payload, reply)
+            .await
+            .is_err()
+        {
+            return;
+        }
     }
 }
 
