@@ -10,6 +10,8 @@ use janus_core::{ClientOptions, Connector, Error};
 use janus_http::{HttpConnector, HttpOptions};
 #[cfg(feature = "unix")]
 use janus_unix::{UnixConnector, UnixOptions};
+#[cfg(feature = "mqtt")]
+use janus_mqtt::{MqttConnector, MqttOptions};
 #[cfg(feature = "ws")]
 use janus_ws::{WsConnector, WsOptions};
 
@@ -38,7 +40,9 @@ use janus_ws::{WsConnector, WsOptions};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`),
-    /// or `unix:///path/to/janus.sock` (feature `unix`).
+    /// `unix:///path/to/janus.sock` (feature `unix`), or `mqtt://`/`mqtts://` (feature `mqtt`;
+    /// topics may go in the query:
+    /// `mqtt://host:1883?request_topic=to-janus&response_topic=from-janus`).
     pub url: String,
     /// Timeouts, keepalive, buffers, credentials and the reconnect policy.
     #[serde(default)]
@@ -55,6 +59,10 @@ pub struct Config {
     #[cfg(feature = "unix")]
     #[serde(default)]
     pub unix: UnixOptions,
+    /// MQTT options (feature `mqtt`): topics, QoS, client id, version, keep-alive.
+    #[cfg(feature = "mqtt")]
+    #[serde(default)]
+    pub mqtt: MqttOptions,
 }
 
 impl Config {
@@ -69,6 +77,8 @@ impl Config {
             http: HttpOptions::default(),
             #[cfg(feature = "unix")]
             unix: UnixOptions::default(),
+            #[cfg(feature = "mqtt")]
+            mqtt: MqttOptions::default(),
         }
     }
 
@@ -147,6 +157,8 @@ impl Config {
         self.http.validate()?;
         #[cfg(feature = "unix")]
         self.unix.validate()?;
+        #[cfg(feature = "mqtt")]
+        self.mqtt.validate()?;
         Ok(())
     }
 
@@ -162,8 +174,10 @@ impl Config {
             "ws" | "wss" => self.ws_connector(url),
             "http" | "https" => self.http_connector(url),
             "unix" => self.unix_connector(url),
+            "mqtt" | "mqtts" => self.mqtt_connector(url),
             other => Err(Error::config(format!(
-                "unsupported URL scheme {other:?}: use ws://, wss://, http://, https:// or unix://"
+                "unsupported URL scheme {other:?}: use ws://, wss://, http://, https://, \
+                 unix://, mqtt:// or mqtts://"
             ))),
         }
     }
@@ -205,6 +219,23 @@ impl Config {
     fn unix_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
         Err(Error::config(format!(
             "{} needs the Unix socket transport: enable the `unix` feature of janus-client",
+            url.scheme()
+        )))
+    }
+}
+
+#[cfg(feature = "mqtt")]
+impl Config {
+    fn mqtt_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Ok(Arc::new(MqttConnector::new(url, self.mqtt.clone())?))
+    }
+}
+
+#[cfg(not(feature = "mqtt"))]
+impl Config {
+    fn mqtt_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Err(Error::config(format!(
+            "{} needs the MQTT transport: enable the `mqtt` feature of janus-client",
             url.scheme()
         )))
     }
@@ -284,6 +315,37 @@ mod tests {
         };
         assert!(matches!(e.kind(), ErrorKind::Config(_)));
         assert!(e.to_string().contains("ftp"));
+    }
+
+    #[cfg(not(feature = "mqtt"))]
+    #[test]
+    fn missing_mqtt_feature_is_named() {
+        let Err(e) = Config::new("mqtt://127.0.0.1:1883").connector() else {
+            panic!("mqtt accepted without the feature")
+        };
+        assert!(e.to_string().contains("`mqtt` feature"), "{e}");
+    }
+
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn mqtt_section_is_checked_and_the_scheme_picks_mqtt() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "mqtt://127.0.0.1:1?request_topic=to-janus-2"
+            [mqtt]
+            qos = 1
+            keep_alive = "3s"
+            "#,
+        )
+        .unwrap();
+        c.connector().unwrap();
+        let mut c = c;
+        c.mqtt.qos = 9;
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string().contains("mqtt.qos must be 0, 1 or 2, got 9"),
+            "{e}"
+        );
     }
 
     #[cfg(not(feature = "http"))]

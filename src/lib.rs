@@ -4,8 +4,9 @@
 //!
 //! Features choose the transports: `ws` (default) for `ws://`/`wss://`, `http` for
 //! `http://`/`https://`, `unix` for `unix:///path/to/janus.sock` (Janus' pfunix transport),
-//! and `mock` for the in-memory fake Janus (`janus_client::mock`);
-//! `toml` (default) reads a [`Config`] from a TOML file ([`Config::from_file`]).
+//! `mqtt` for `mqtt://`/`mqtts://` (Janus through a broker), and `mock` for the in-memory
+//! fake Janus (`janus_client::mock`); `toml` (default) reads a [`Config`] from a TOML file
+//! ([`Config::from_file`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), janus_client::Error> {
@@ -43,6 +44,9 @@ pub use janus_http::{HttpConnector, HttpOptions};
 #[cfg(feature = "unix")]
 pub use janus_unix::{SocketType, UnixConnector, UnixOptions};
 
+#[cfg(feature = "mqtt")]
+pub use janus_mqtt::{MqttConnector, MqttOptions, MqttVersion};
+
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
 /// The configuration is checked first ([`Config::validate`]); nothing starts when an option
@@ -78,6 +82,18 @@ pub async fn connect_admin(
     #[cfg(feature = "ws")]
     {
         config.ws.subprotocol = janus_ws::JANUS_ADMIN_PROTOCOL.into();
+    }
+    // Janus' admin topics, unless the section (or the URL's query, which wins) names others.
+    #[cfg(feature = "mqtt")]
+    {
+        let defaults = janus_mqtt::MqttOptions::default();
+        if config.mqtt.request_topic == defaults.request_topic
+            && config.mqtt.response_topic == defaults.response_topic
+        {
+            let admin = janus_mqtt::MqttOptions::admin();
+            config.mqtt.request_topic = admin.request_topic;
+            config.mqtt.response_topic = admin.response_topic;
+        }
     }
     // The Admin API has no sessions of its own to keep alive, and no api secret.
     config.options.probe_server = false;

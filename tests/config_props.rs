@@ -793,6 +793,71 @@ fn edits() -> Vec<Edit> {
             c.http.tls_ca_file = v
         });
     }
+    #[cfg(feature = "mqtt")]
+    {
+        use janus_client::MqttVersion;
+        durations(&mut out, "mqtt.keep_alive", |c, d| c.mqtt.keep_alive = d);
+        durations(&mut out, "mqtt.connect_timeout", |c, d| {
+            c.mqtt.connect_timeout = d
+        });
+        sizes(&mut out, "mqtt.max_message_bytes", |c, n| {
+            c.mqtt.max_message_bytes = n
+        });
+        sizes(&mut out, "mqtt.queue_capacity", |c, n| {
+            c.mqtt.queue_capacity = n
+        });
+        values(
+            &mut out,
+            "mqtt.max_inflight",
+            vec![0, 1, 100, u16::MAX],
+            |c, v| c.mqtt.max_inflight = v,
+        );
+        values(&mut out, "mqtt.qos", vec![0, 1, 2, 3, u8::MAX], |c, v| {
+            c.mqtt.qos = v
+        });
+        values(
+            &mut out,
+            "mqtt.protocol",
+            vec![MqttVersion::V311, MqttVersion::V5],
+            |c, v| c.mqtt.protocol = v,
+        );
+        values(
+            &mut out,
+            "mqtt.client_id",
+            vec![
+                None,
+                Some(String::new()),
+                Some("x".repeat(64)),
+                Some("x".repeat(65)),
+                Some("a/b#".into()),
+            ],
+            |c, v| c.mqtt.client_id = v,
+        );
+        values(
+            &mut out,
+            "mqtt.request_topic",
+            vec![String::new(), "a/+".into(), "\0".into(), "t".repeat(70_000)],
+            |c, v| c.mqtt.request_topic = v,
+        );
+        values(
+            &mut out,
+            "mqtt.response_topic",
+            vec![String::new(), "#".into(), "from-janus/x".into()],
+            |c, v| c.mqtt.response_topic = v,
+        );
+        values(
+            &mut out,
+            "mqtt.username",
+            vec![None, Some(String::new()), Some("u".repeat(70_000))],
+            |c, v| c.mqtt.username = v,
+        );
+        values(&mut out, "mqtt.password", secrets(), |c, v| {
+            c.mqtt.password = v
+        });
+        values(&mut out, "mqtt.tls_ca_file", ca_files(), |c, v| {
+            c.mqtt.tls_ca_file = v
+        });
+    }
     out
 }
 

@@ -466,7 +466,11 @@ async fn concurrent_lifecycles(t: Target, n: usize) {
     assert_empty(&client).await;
     let stats = client.stats();
     assert_eq!(stats.malformed_messages, 0);
-    assert_eq!(stats.unknown_transactions, 0);
+    // Over MQTT every client of this Janus reads one reply topic: the other tests' replies
+    // reach this client too and are counted (dropped, never matched); see tests/mqtt_real.rs.
+    if t.transport != "mqtt" {
+        assert_eq!(stats.unknown_transactions, 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -539,12 +543,17 @@ async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
         }
         other => panic!("{}: expected the plugin event, got {other:?}", t.transport),
     }
-    assert_eq!(
-        client.stats().unknown_transactions,
-        before,
-        "{}",
-        t.transport
-    );
+    // Over MQTT the other tests' replies, read from the shared reply topic, are counted
+    // too: the count can only be checked from below there.
+    let shared_topic = t.transport == "mqtt";
+    if !shared_topic {
+        assert_eq!(
+            client.stats().unknown_transactions,
+            before,
+            "{}",
+            t.transport
+        );
+    }
 
     // Sent, then given up at once: polled once (which hands it to the connection task)
     // and dropped before any answer can come.
@@ -560,7 +569,8 @@ async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
     }
     // Published by the connection task after the batch that delivered it.
     let counted = eventually(Duration::from_secs(5), || async {
-        client.stats().unknown_transactions == before + 1
+        let n = client.stats().unknown_transactions;
+        n == before + 1 || (shared_topic && n > before)
     })
     .await;
     assert!(counted, "{}: {:?}", t.transport, client.stats());

@@ -160,6 +160,9 @@ struct Inner {
     /// An HTTP status on this error says nothing about credentials (see
     /// [`Error::not_about_credentials`]).
     not_about_credentials: bool,
+    /// A transport's peer (an MQTT broker) refused the client's credentials (see
+    /// [`Error::credentials_refused`]).
+    credentials_refused: bool,
 }
 
 impl fmt::Debug for Error {
@@ -205,6 +208,7 @@ impl Error {
                 kind,
                 source: None,
                 not_about_credentials: false,
+                credentials_refused: false,
             }),
         }
     }
@@ -233,6 +237,15 @@ impl Error {
     pub fn not_about_credentials(mut self) -> Self {
         self.inner.not_about_credentials = true;
         self
+    }
+
+    /// A transport failure because the server in front of Janus (an MQTT broker) refused
+    /// the client's own credentials: [`is_unauthorized`](Error::is_unauthorized) is true, so
+    /// the client does not retry with the same credentials.
+    pub fn credentials_refused(reason: impl Into<String>) -> Self {
+        let mut e = Error::transport(reason);
+        e.inner.credentials_refused = true;
+        e
     }
 
     /// A Janus core error.
@@ -328,7 +341,8 @@ impl Error {
         }
     }
 
-    /// Janus refused the credentials (403 or 405, as a core error or an HTTP status).
+    /// Janus refused the credentials (403 or 405, as a core error or an HTTP status), or
+    /// the broker in front of it refused the transport's ([`Error::credentials_refused`]).
     ///
     /// An HTTP 403 marked [`not_about_credentials`](Error::not_about_credentials) (a
     /// server that refuses `GET <base>/info`, which needs none) is not counted.
@@ -338,7 +352,8 @@ impl Error {
                 *code == codes::UNAUTHORIZED || *code == codes::UNAUTHORIZED_PLUGIN
             }
             ErrorKind::Transport { status, .. } => {
-                *status == Some(403) && !self.inner.not_about_credentials
+                self.inner.credentials_refused
+                    || (*status == Some(403) && !self.inner.not_about_credentials)
             }
             _ => false,
         }
@@ -528,6 +543,14 @@ mod tests {
         assert!(format!("{e:?}").contains("refused"));
         // Display is the kind's text alone.
         assert_eq!(e.to_string(), "transport error: cannot connect");
+    }
+
+    #[test]
+    fn credentials_refused_by_a_broker_is_unauthorized() {
+        let e = Error::credentials_refused("bad user name or password");
+        assert!(e.is_unauthorized());
+        assert!(!e.is_retry_safe());
+        assert!(!Error::transport("refused").is_unauthorized());
     }
 
     #[test]

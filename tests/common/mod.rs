@@ -10,7 +10,7 @@ use std::time::Duration;
 /// One transport to run a test body over.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// "ws", "http" or "unix".
+    /// "ws", "http", "unix", "mqtt" or "amqp".
     pub transport: &'static str,
     /// The URL.
     pub url: String,
@@ -50,6 +50,9 @@ pub fn targets(prefix: &str) -> Vec<Target> {
     }
     if cfg!(feature = "unix") {
         wanted.push(("unix", format!("{prefix}_UNIX_URL")));
+    }
+    if cfg!(feature = "mqtt") {
+        wanted.push(("mqtt", format!("{prefix}_MQTT_URL")));
     }
     for (transport, var) in wanted {
         match std::env::var(&var) {
