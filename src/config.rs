@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
 
+#[cfg(feature = "amqp")]
+use janus_amqp::{AmqpConnector, AmqpOptions};
 use janus_core::{ClientOptions, Connector, Error};
 #[cfg(feature = "http")]
 use janus_http::{HttpConnector, HttpOptions};
@@ -35,7 +37,8 @@ use janus_ws::{WsConnector, WsOptions};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`).
+    /// `ws://`, `wss://`, `http://`, `https://` (for HTTP, include the base path, e.g. `/janus`)
+    /// or `amqp://` (RabbitMQ, feature `amqp`).
     pub url: String,
     /// Timeouts, keepalive, buffers, credentials and the reconnect policy.
     #[serde(default)]
@@ -48,6 +51,10 @@ pub struct Config {
     #[cfg(feature = "http")]
     #[serde(default)]
     pub http: HttpOptions,
+    /// RabbitMQ options (feature `amqp`), section `[amqp]`.
+    #[cfg(feature = "amqp")]
+    #[serde(default)]
+    pub amqp: AmqpOptions,
 }
 
 impl Config {
@@ -60,6 +67,8 @@ impl Config {
             ws: WsOptions::default(),
             #[cfg(feature = "http")]
             http: HttpOptions::default(),
+            #[cfg(feature = "amqp")]
+            amqp: AmqpOptions::default(),
         }
     }
 
@@ -136,6 +145,8 @@ impl Config {
         self.ws.validate()?;
         #[cfg(feature = "http")]
         self.http.validate()?;
+        #[cfg(feature = "amqp")]
+        self.amqp.validate()?;
         Ok(())
     }
 
@@ -150,8 +161,9 @@ impl Config {
         match url.scheme() {
             "ws" | "wss" => self.ws_connector(url),
             "http" | "https" => self.http_connector(url),
+            "amqp" | "amqps" => self.amqp_connector(url),
             other => Err(Error::config(format!(
-                "unsupported URL scheme {other:?}: use ws://, wss://, http:// or https://"
+                "unsupported URL scheme {other:?}: use ws://, wss://, http://, https:// or amqp://"
             ))),
         }
     }
@@ -182,6 +194,67 @@ impl Config {
         )))
     }
 }
+
+// --- RabbitMQ (feature `amqp`) ---
+impl Config {
+    #[cfg(feature = "amqp")]
+    fn amqp_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Ok(Arc::new(AmqpConnector::new(url, self.amqp.clone())?))
+    }
+
+    #[cfg(not(feature = "amqp"))]
+    fn amqp_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Err(Error::config(format!(
+            "{} needs the RabbitMQ transport: enable the `amqp` feature of janus-client",
+            url.scheme()
+        )))
+    }
+}
+
+#[cfg(all(test, feature = "amqp"))]
+mod amqp_tests {
+    use super::*;
+
+    #[test]
+    fn amqp_section_is_checked_with_its_prefix_and_the_url_picks_it() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "amqp://guest:guest@127.0.0.1:1/%2f"
+            [amqp]
+            janus_exchange = ""
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("amqp.janus_exchange must not be empty"),
+            "{e}"
+        );
+        let c = Config::new("amqp://guest:guest@127.0.0.1:1/%2f?to_janus=in-2");
+        let connector = c.connector().unwrap();
+        assert!(
+            connector.endpoint().contains("in-2"),
+            "{}",
+            connector.endpoint()
+        );
+        assert!(!connector.endpoint().contains("guest:guest"));
+    }
+}
+
+#[cfg(all(test, not(feature = "amqp")))]
+mod amqp_missing_tests {
+    use super::*;
+
+    #[test]
+    fn amqp_without_the_feature_is_named() {
+        let Err(e) = Config::new("amqp://127.0.0.1/").connector() else {
+            panic!("amqp accepted without the feature")
+        };
+        assert!(e.to_string().contains("`amqp` feature"), "{e}");
+    }
+}
+// ---
 
 /// What to say after an "unknown field" error about a key that moved: `api_secret` and
 /// `token` are taken only in `[options]` (older versions also took them in `[http]`).

@@ -40,6 +40,9 @@ pub use janus_ws::{WsConnector, WsOptions};
 #[cfg(feature = "http")]
 pub use janus_http::{HttpConnector, HttpOptions};
 
+#[cfg(feature = "amqp")]
+pub use janus_amqp::{AmqpConnector, AmqpOptions};
+
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
 /// The configuration is checked first ([`Config::validate`]); nothing starts when an option
@@ -75,6 +78,11 @@ pub async fn connect_admin(
     #[cfg(feature = "ws")]
     {
         config.ws.subprotocol = janus_ws::JANUS_ADMIN_PROTOCOL.into();
+    }
+    // RabbitMQ: the admin queues (`amqp.to_janus_admin`, `amqp.from_janus_admin`).
+    #[cfg(feature = "amqp")]
+    {
+        config.amqp.admin = true;
     }
     // The Admin API has no sessions of its own to keep alive, and no api secret.
     config.options.probe_server = false;

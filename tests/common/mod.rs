@@ -10,7 +10,7 @@ use std::time::Duration;
 /// One transport to run a test body over.
 #[derive(Clone, Debug)]
 pub struct Target {
-    /// "ws" or "http".
+    /// "ws", "http" or "amqp".
     pub transport: &'static str,
     /// The URL.
     pub url: String,
@@ -48,6 +48,11 @@ pub fn targets(prefix: &str) -> Vec<Target> {
     if cfg!(feature = "http") {
         wanted.push(("http", format!("{prefix}_HTTP_URL")));
     }
+    // --- RabbitMQ ---
+    if cfg!(feature = "amqp") {
+        wanted.push(("amqp", format!("{prefix}_AMQP_URL")));
+    }
+    // ---
     for (transport, var) in wanted {
         match std::env::var(&var) {
             Ok(url) if !url.is_empty() => out.push(Target { transport, url }),
