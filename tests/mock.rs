@@ -360,6 +360,159 @@ async fn reconnect_claims_sessions_and_handles_keep_working() {
 }
 
 #[tokio::test]
+async fn shared_sessions_are_checked_with_a_keepalive_not_claimed_after_a_reconnect() {
+    let (janus, client) = setup(fast_reconnect()).await;
+    drop(client);
+    // As behind a broker: sessions belong to no connection.
+    janus.shared_sessions(true);
+    let client = Client::connect(janus.connector(), fast_reconnect())
+        .await
+        .unwrap();
+    janus.on_message(ECHO, |_| PluginReply::event(json!({"result": "ok"})));
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
+    let (sid, hid) = (s.id(), h.id());
+    let keepalives_before = janus.keepalives(sid.0);
+    janus.close_connections();
+    assert_eq!(next(&mut sev).await, Some(SessionEvent::Reclaimed));
+    assert_eq!((s.id(), h.id()), (sid, hid));
+    h.message(json!({})).await.unwrap();
+    janus.push_event(hid.0, json!({"janus": "webrtcup"}));
+    assert_eq!(next(&mut hev).await, Some(HandleEvent::WebrtcUp));
+    let requests = janus.requests();
+    assert!(
+        !requests.iter().any(|r| r["janus"] == "claim"),
+        "no claim where sessions belong to no connection"
+    );
+    assert!(janus.keepalives(sid.0) > keepalives_before);
+    assert_eq!(client.stats().reconnects, 1);
+}
+
+#[tokio::test]
+async fn a_shared_session_gone_during_the_outage_is_reported_lost() {
+    let janus = MockJanus::new();
+    janus.shared_sessions(true);
+    let client = Client::connect(janus.connector(), fast_reconnect())
+        .await
+        .unwrap();
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events();
+    let mut hev = h.events();
+    // Janus restarted behind the broker: the keepalive after the reconnect gets 458.
+    janus.forget_sessions();
+    janus.close_connections();
+    match next(&mut sev).await {
+        Some(SessionEvent::Closed(CloseReason::SessionLost(why))) => {
+            assert!(why.contains("458"), "{why}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        next(&mut hev).await,
+        Some(HandleEvent::Closed(CloseReason::SessionLost(_)))
+    ));
+    assert!(h.message(json!({})).await.unwrap_err().is_gone());
+    let st = client.stats();
+    assert_eq!((st.sessions, st.handles), (0, 0));
+}
+
+#[tokio::test]
+async fn another_clients_events_on_a_shared_stream_are_dropped_and_counted() {
+    let janus = MockJanus::new();
+    janus.shared_sessions(true);
+    let mine = Client::connect(janus.connector(), no_reconnect())
+        .await
+        .unwrap();
+    let theirs = Client::connect(janus.connector(), no_reconnect())
+        .await
+        .unwrap();
+    let my_handle = mine
+        .create_session()
+        .await
+        .unwrap()
+        .attach(ECHO)
+        .await
+        .unwrap();
+    let their_session = theirs.create_session().await.unwrap();
+    let their_handle = their_session.attach(ECHO).await.unwrap();
+    let mut my_events = my_handle.events();
+    let mut their_events = their_handle.events();
+    // Both clients receive this event; only its owner delivers it.
+    janus.push_event(their_handle.id().0, json!({"janus": "webrtcup"}));
+    assert_eq!(next(&mut their_events).await, Some(HandleEvent::WebrtcUp));
+    let counted = tokio::time::timeout(Duration::from_secs(5), async {
+        while mine.stats().unroutable_events == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(counted.is_ok(), "the other client's event is counted");
+    janus.push_event(my_handle.id().0, json!({"janus": "webrtcup"}));
+    // The first event my handle sees is its own.
+    assert_eq!(next(&mut my_events).await, Some(HandleEvent::WebrtcUp));
+}
+
+#[tokio::test]
+async fn clients_sharing_a_stream_take_only_their_own_answers() {
+    let janus = MockJanus::new();
+    janus.shared_sessions(true);
+    // Janus answers a's messages; b's go unanswered.
+    janus.on_message(ECHO, |body| {
+        if body["who"] == "a" {
+            PluginReply::event(body.clone())
+        } else {
+            PluginReply::nothing()
+        }
+    });
+    let a = Client::connect(janus.connector(), no_reconnect())
+        .await
+        .unwrap();
+    let b = Client::connect(janus.connector(), no_reconnect())
+        .await
+        .unwrap();
+    let ha = a
+        .create_session()
+        .await
+        .unwrap()
+        .attach(ECHO)
+        .await
+        .unwrap();
+    let hb = b
+        .create_session()
+        .await
+        .unwrap()
+        .attach(ECHO)
+        .await
+        .unwrap();
+    // b waits for an answer that never comes, while a's requests, numbered like b's and
+    // answered to both clients, go by: none of a's answers may complete b's request.
+    let waiting = tokio::spawn(async move {
+        hb.with_timeout(Duration::from_secs(2))
+            .message(json!({"who": "b"}))
+            .await
+    });
+    let sent = tokio::time::timeout(Duration::from_secs(5), async {
+        while !janus.requests().iter().any(|r| r["body"]["who"] == "b") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(sent.is_ok(), "b's request reached the server");
+    for i in 0..20 {
+        let r = ha.message(json!({"who": "a", "i": i})).await.unwrap();
+        assert_eq!(r.data, json!({"who": "a", "i": i}));
+    }
+    match waiting.await.unwrap() {
+        Err(e) => assert!(e.is_timeout(), "{e}"),
+        Ok(r) => panic!("b took an answer meant for a: {:?}", r.data),
+    }
+    assert!(b.stats().unknown_transactions > 0, "b saw a's answers");
+}
+
+#[tokio::test]
 async fn requests_made_while_disconnected_wait_for_the_reconnect() {
     let (janus, client) = setup(fast_reconnect()).await;
     janus.keep_sessions_on_close(true);

@@ -25,6 +25,7 @@ use crate::shared::{HandleShared, SessionShared};
 use crate::stats::{Stats, StatsCell};
 use crate::table::Table;
 use crate::transport::{Connector, Credentials};
+use crate::txn::TxnNames;
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -117,12 +118,16 @@ impl Client {
         let (tx, rx) = mpsc::channel(options.command_buffer.max(1));
         let (release_tx, release_rx) = mpsc::unbounded_channel();
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connected);
-        let encoder = Arc::new(Encoder::new(Credentials {
-            api_secret: options.api_secret.clone(),
-            token: options.token.clone(),
-        }));
+        let names = TxnNames::random();
+        let encoder = Arc::new(Encoder::new(
+            Credentials {
+                api_secret: options.api_secret.clone(),
+                token: options.token.clone(),
+            },
+            names.clone(),
+        ));
         let stats = Arc::new(StatsCell::default());
-        let table = Arc::new(Table::default());
+        let table = Arc::new(Table::new(names));
         let driver = Driver::new(Parts {
             table: table.clone(),
             connector,

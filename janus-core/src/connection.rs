@@ -361,7 +361,7 @@ impl Driver {
     async fn send(&mut self, txn: u64, json: String, pending: Pending) {
         let msg = OutgoingMessage {
             verb: pending.verb,
-            transaction: txn.to_string(),
+            transaction: self.encoder.names().name(txn),
             session_id: pending.session,
             handle_id: pending.handle,
             json,
@@ -431,7 +431,8 @@ impl Driver {
             }
             Ok(TransportEvent::Reply { transaction, text }) => {
                 let problem = self.take_frame(&text).err();
-                if let Ok(id) = transaction.parse::<u64>() {
+                let id = self.state.table.lock().transactions.id_of(&transaction);
+                if let Some(id) = id {
                     // Janus answers every request body with its transaction (`success`,
                     // `ack` or `error`); anything else will never answer it.
                     if self.state.table.lock().transactions.unanswered(id) {
@@ -443,7 +444,8 @@ impl Driver {
                 }
             }
             Ok(TransportEvent::RequestFailed { transaction, error }) => {
-                if let Ok(id) = transaction.parse::<u64>() {
+                let id = self.state.table.lock().transactions.id_of(&transaction);
+                if let Some(id) = id {
                     // Through the state, so a failed claim still counts as a recovery step.
                     self.state.fail_request(id, error);
                 }
@@ -643,12 +645,19 @@ impl Driver {
         info!(attempt, endpoint = %self.connector.endpoint(), "reconnected");
         t.set_credentials(self.encoder.credentials());
         let sessions = self.state.registry.session_ids();
+        // Claimed where a connection owns its sessions; elsewhere a keepalive checks that
+        // each is still there (either way a failure reports it lost).
+        let verb = if t.session_ownership().claims_after_reconnect() {
+            Verb::Claim
+        } else {
+            Verb::Keepalive
+        };
         // The other attempts are not needed any more.
         self.link = Link::up(t, sessions.len());
         self.state.reconnects += 1;
         for sid in sessions {
             self.internal(
-                Verb::Claim,
+                verb,
                 Some(sid),
                 None,
                 &NoFields,

@@ -10,10 +10,12 @@ use crate::options::Secret;
 use crate::protocol::{HandleId, SessionId};
 use crate::request::Verb;
 use crate::transport::Credentials;
+use crate::txn::TxnNames;
 
 /// Encodes requests: numbers their transactions and adds the client's credentials.
 pub(crate) struct Encoder {
     next: AtomicU64,
+    names: TxnNames,
     credentials: Credentials,
 }
 
@@ -38,11 +40,18 @@ struct Envelope<'a, B: Serialize> {
 pub(crate) struct NoFields;
 
 impl Encoder {
-    pub(crate) fn new(credentials: Credentials) -> Self {
+    /// An encoder whose transactions are named by `names`.
+    pub(crate) fn new(credentials: Credentials, names: TxnNames) -> Self {
         Encoder {
             next: AtomicU64::new(1),
+            names,
             credentials,
         }
+    }
+
+    /// How this client names its transactions.
+    pub(crate) fn names(&self) -> &TxnNames {
+        &self.names
     }
 
     /// The credentials every request carries.
@@ -61,7 +70,7 @@ impl Encoder {
         body: &B,
     ) -> Result<(u64, String), Error> {
         let txn = self.next.fetch_add(1, Ordering::Relaxed);
-        let transaction = txn.to_string();
+        let transaction = self.names.name(txn);
         let auth = verb.needs_auth();
         let env = Envelope {
             janus: verb.name(),
@@ -92,10 +101,13 @@ mod tests {
     use serde_json::{json, Value};
 
     fn encoder(api_secret: Option<&str>, token: Option<&str>) -> Encoder {
-        Encoder::new(Credentials {
-            api_secret: api_secret.map(Secret::from),
-            token: token.map(Secret::from),
-        })
+        Encoder::new(
+            Credentials {
+                api_secret: api_secret.map(Secret::from),
+                token: token.map(Secret::from),
+            },
+            TxnNames::default(),
+        )
     }
 
     fn parse(s: &str) -> Value {

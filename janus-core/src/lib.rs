@@ -34,6 +34,7 @@ mod stats;
 mod table;
 mod transactions;
 pub mod transport;
+mod txn;
 
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -53,5 +54,6 @@ pub use protocol::{
 pub use request::{Expect, RawRequest, Verb};
 pub use stats::Stats;
 pub use transport::{
-    Connector, Credentials, DirectSend, OutgoingMessage, Transport, TransportEvent,
+    Connector, Credentials, DirectSend, OutgoingMessage, SessionOwnership, Transport,
+    TransportEvent,
 };

@@ -41,7 +41,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
-use crate::transport::{Connector, OutgoingMessage, Transport, TransportEvent};
+use crate::transport::{Connector, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
 
 /// How the fake plugin answers one `message`.
 #[derive(Clone, Debug)]
@@ -168,6 +168,8 @@ struct Inner {
     drop_next: HashMap<String, usize>,
     delay_next: HashMap<String, (usize, Duration)>,
     keep_sessions_on_close: bool,
+    /// Sessions belong to no connection, as over a broker (see `shared_sessions`).
+    shared_sessions: bool,
     refuse_connections: bool,
     hang_connections: bool,
     interrupted: bool,
@@ -235,6 +237,15 @@ impl MockJanus {
     /// Whether sessions survive their connection closing (like a reclaim window); default false.
     pub fn keep_sessions_on_close(&self, keep: bool) {
         self.lock().keep_sessions_on_close = keep;
+    }
+
+    /// Behaves like Janus behind a broker (RabbitMQ, MQTT) when `shared` is true: connections
+    /// opened from now on report [`SessionOwnership::Shared`], sessions outlive every
+    /// connection, answers and a session's events go to every open connection (as a broker
+    /// hands them to every subscriber), and `claim` is answered with an error, since a client of such
+    /// a transport has no reason to send one. Default false.
+    pub fn shared_sessions(&self, shared: bool) {
+        self.lock().shared_sessions = shared;
     }
 
     /// Makes `connect` fail (a server that is down).
@@ -385,10 +396,16 @@ impl MockJanus {
         let id = g.next_conn;
         let (tx, rx) = mpsc::unbounded_channel();
         g.conns.insert(id, tx);
+        let ownership = if g.shared_sessions {
+            SessionOwnership::Shared
+        } else {
+            SessionOwnership::Connection
+        };
         Ok(MockTransport {
             janus: self.clone(),
             conn: id,
             rx,
+            ownership,
         })
     }
 
@@ -464,6 +481,10 @@ impl MockJanus {
                 }
                 json!({"janus":"ack","transaction":txn,"session_id":sid})
             }
+            "claim" if g.shared_sessions => err(
+                490,
+                "claim over a transport whose sessions belong to no connection",
+            ),
             "claim" => {
                 if let Some(s) = sid.and_then(|s| g.sessions.get_mut(&s)) {
                     s.conn = conn;
@@ -585,21 +606,34 @@ impl MockJanus {
         self.reply_many(conn, vec![msg], delay);
     }
 
+    /// Answers on `conn`, or, with shared sessions, on every connection (as a broker
+    /// hands every answer to every subscriber).
     fn reply_many(&self, conn: u64, msgs: Vec<Value>, delay: Duration) {
-        let Some(tx) = self.lock().conns.get(&conn).cloned() else {
-            return;
-        };
-        let frames: Vec<String> = msgs.iter().map(Value::to_string).collect();
-        if delay.is_zero() {
-            for f in frames {
-                let _ = tx.send(Out::Frame(f));
+        let targets: Vec<_> = {
+            let g = self.lock();
+            if g.shared_sessions {
+                g.conns.values().cloned().collect()
+            } else {
+                g.conns.get(&conn).cloned().into_iter().collect()
             }
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let frames: Vec<String> = msgs.iter().map(Value::to_string).collect();
+        let deliver = move || {
+            for tx in &targets {
+                for f in &frames {
+                    let _ = tx.send(Out::Frame(f.clone()));
+                }
+            }
+        };
+        if delay.is_zero() {
+            deliver();
         } else {
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
-                for f in frames {
-                    let _ = tx.send(Out::Frame(f));
-                }
+                deliver();
             });
         }
     }
@@ -609,7 +643,11 @@ fn send_to_session(g: &mut Inner, session: u64, msg: &Value) {
     let Some(conn) = g.sessions.get(&session).map(|s| s.conn) else {
         return;
     };
-    if let Some(tx) = g.conns.get(&conn) {
+    if g.shared_sessions {
+        for tx in g.conns.values() {
+            let _ = tx.send(Out::Frame(msg.to_string()));
+        }
+    } else if let Some(tx) = g.conns.get(&conn) {
         let _ = tx.send(Out::Frame(msg.to_string()));
     }
 }
@@ -626,7 +664,7 @@ fn close_conn(g: &mut Inner, conn: u64, reason: &str) {
     if let Some(tx) = g.conns.remove(&conn) {
         let _ = tx.send(Out::Close(reason.to_string()));
     }
-    if !g.keep_sessions_on_close {
+    if !g.keep_sessions_on_close && !g.shared_sessions {
         let owned: Vec<u64> = g
             .sessions
             .iter()
@@ -662,6 +700,7 @@ pub struct MockTransport {
     janus: MockJanus,
     conn: u64,
     rx: mpsc::UnboundedReceiver<Out>,
+    ownership: SessionOwnership,
 }
 
 #[async_trait]
@@ -683,6 +722,10 @@ impl Transport for MockTransport {
             Some(Out::Restored) => Ok(TransportEvent::Restored),
             None => Err(Error::transport_closed("mock server gone", true)),
         }
+    }
+
+    fn session_ownership(&self) -> SessionOwnership {
+        self.ownership
     }
 
     async fn close(&mut self) {

@@ -197,7 +197,9 @@ pub enum HandleEvent {
 pub enum SessionEvent {
     /// Janus destroyed the session for lack of keepalives.
     Timeout,
-    /// The connection was restored and the session claimed on the new one.
+    /// The connection was restored and the session is usable again: claimed on the new
+    /// connection, or, on a transport whose sessions belong to no connection (RabbitMQ,
+    /// MQTT), found alive by a keepalive.
     Reclaimed,
     /// The session could not be claimed and was re-created under a new id, handles re-attached.
     ///

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::request::Request;
 use crate::transactions::Transactions;
 use crate::transport::DirectSend;
+use crate::txn::TxnNames;
 
 /// What the lock protects.
 #[derive(Default)]
@@ -37,6 +38,18 @@ impl Inner {
 #[derive(Default)]
 pub(crate) struct Table {
     inner: Mutex<Inner>,
+}
+
+impl Table {
+    /// An empty table for a client naming its transactions by `names`.
+    pub(crate) fn new(names: TxnNames) -> Self {
+        Table {
+            inner: Mutex::new(Inner {
+                transactions: Transactions::new(names),
+                direct: None,
+            }),
+        }
+    }
 }
 
 impl Table {

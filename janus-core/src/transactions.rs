@@ -15,6 +15,7 @@ use crate::events::EventSender;
 use crate::protocol::{HandleEvent, HandleId, SessionEvent, SessionId};
 use crate::request::{Expect, Opens, Reply, Verb};
 use crate::shared::{HandleShared, SessionShared};
+use crate::txn::TxnNames;
 
 /// What a completed request does to the routes.
 pub(crate) enum Purpose {
@@ -39,6 +40,8 @@ pub(crate) enum Purpose {
     Keepalive {
         session: SessionId,
     },
+    /// Getting a session back after a reconnect: a `claim`, or a `keepalive` where sessions
+    /// belong to no connection ([`SessionOwnership::Shared`](crate::SessionOwnership)).
     Claim {
         session: SessionId,
     },
@@ -164,6 +167,8 @@ const FAILED_FOR: Duration = Duration::from_secs(300);
 /// The requests waiting for an answer, by transaction, and those that failed lately.
 #[derive(Default)]
 pub(crate) struct Transactions {
+    /// How this client names its transactions: an answer named otherwise is not its own.
+    names: TxnNames,
     pending: HashMap<u64, Pending>,
     /// Requests that failed (timed out, connection dropped) before their answer came,
     /// oldest first; bounded by [`FAILED_REMEMBERED`] and [`FAILED_FOR`].
@@ -172,6 +177,19 @@ pub(crate) struct Transactions {
 }
 
 impl Transactions {
+    /// An empty table for a client naming its transactions by `names`.
+    pub(crate) fn new(names: TxnNames) -> Self {
+        Transactions {
+            names,
+            ..Transactions::default()
+        }
+    }
+
+    /// The request number in a transaction of this client's (`None` for anyone else's).
+    pub(crate) fn id_of(&self, transaction: &str) -> Option<u64> {
+        self.names.id(transaction)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }
@@ -217,8 +235,9 @@ impl Transactions {
 
     /// Whether a transaction is one of a request that failed lately.
     fn failed_lately(&self, txn: &str) -> bool {
-        txn.parse::<u64>()
-            .is_ok_and(|id| self.failed_set.contains(&id))
+        self.names
+            .id(txn)
+            .is_some_and(|id| self.failed_set.contains(&id))
     }
 
     /// Whether any waiting request's purpose satisfies `f`.
@@ -231,9 +250,9 @@ impl Transactions {
         let Some(txn) = msg.transaction.as_deref() else {
             return Match::Event { msg, late: None };
         };
-        let Some(id) = txn
-            .parse::<u64>()
-            .ok()
+        let Some(id) = self
+            .names
+            .id(txn)
             .filter(|id| self.pending.contains_key(id))
         else {
             return match msg.janus.as_str() {

@@ -72,6 +72,45 @@ pub trait DirectSend: Send + Sync + 'static {
     fn try_send(&self, json: String) -> Result<(), String>;
 }
 
+/// Who a session belongs to on a transport: what the client does with its sessions after a
+/// reconnect.
+///
+/// # Example
+///
+/// A broker transport says its sessions outlive its connections:
+///
+/// ```
+/// use janus_core::SessionOwnership;
+///
+/// let ownership = SessionOwnership::Shared;
+/// assert!(!ownership.claims_after_reconnect());
+/// assert!(SessionOwnership::default().claims_after_reconnect());
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionOwnership {
+    /// Janus ties each session to the connection that created or claimed it (WebSocket,
+    /// Unix socket, HTTP): events go to that connection, and a session whose connection
+    /// closed is gone unless another connection `claim`s it within Janus'
+    /// `reclaim_session_timeout`. After a reconnect the client claims every session.
+    #[default]
+    Connection,
+    /// All of the transport's traffic is one Janus transport session shared by every client
+    /// (RabbitMQ, MQTT): a connection to the broker owns nothing, sessions live for as long
+    /// as keepalives reach them, and `claim` means nothing. After a reconnect the client
+    /// sends each session a `keepalive` instead: its `ack` proves the session is still
+    /// there; an error (`No such session`) reports it lost, as a failed claim would.
+    Shared,
+}
+
+impl SessionOwnership {
+    /// Whether the client claims its sessions after a reconnect (`Connection`), rather than
+    /// checking them with a keepalive (`Shared`).
+    pub fn claims_after_reconnect(self) -> bool {
+        matches!(self, SessionOwnership::Connection)
+    }
+}
+
 /// What a transport hands to the core.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -149,6 +188,13 @@ pub trait Transport: Send + 'static {
     /// none: every request goes through [`send`](Transport::send).
     fn direct(&self) -> Option<std::sync::Arc<dyn DirectSend>> {
         None
+    }
+
+    /// Who owns the sessions made over this transport; the default is
+    /// [`SessionOwnership::Connection`] (a claim after each reconnect). Broker transports
+    /// return [`SessionOwnership::Shared`].
+    fn session_ownership(&self) -> SessionOwnership {
+        SessionOwnership::Connection
     }
 
     /// A session now lives on this connection (created or claimed here).
