@@ -539,12 +539,17 @@ async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
         }
         other => panic!("{}: expected the plugin event, got {other:?}", t.transport),
     }
-    assert_eq!(
-        client.stats().unknown_transactions,
-        before,
-        "{}",
-        t.transport
-    );
+    // Over a broker every client receives the replies of the others (other tests run on the
+    // same Janus at once): they are counted here too, so only "at least" can be checked.
+    let shared = t.transport == "amqp";
+    if !shared {
+        assert_eq!(
+            client.stats().unknown_transactions,
+            before,
+            "{}",
+            t.transport
+        );
+    }
 
     // Sent, then given up at once: polled once (which hands it to the connection task)
     // and dropped before any answer can come.
@@ -560,7 +565,8 @@ async fn an_event_nobody_waits_for_is_delivered_and_counted(t: Target) {
     }
     // Published by the connection task after the batch that delivered it.
     let counted = eventually(Duration::from_secs(5), || async {
-        client.stats().unknown_transactions == before + 1
+        let n = client.stats().unknown_transactions;
+        n == before + 1 || (shared && n > before)
     })
     .await;
     assert!(counted, "{}: {:?}", t.transport, client.stats());

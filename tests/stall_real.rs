@@ -71,6 +71,15 @@ async fn stall_for_nine_seconds(t: Target) {
     )
     .await;
     let recovered = back.elapsed();
+    // The watcher runs on its own task: give it the time to record `Reconnected`, which
+    // may come just after the first answers.
+    common::eventually(Duration::from_secs(2), || async {
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|(at, s)| *at >= back && matches!(s, ConnectionState::Reconnected))
+    })
+    .await;
 
     let log = log.lock().unwrap().clone();
     // A watch shows the latest state only: a `Disconnected` followed at once by
