@@ -335,6 +335,6 @@ mod tests {
     #[test]
     fn the_heartbeat_option_is_used_unless_the_url_sets_one() {
         let c = connector("amqp://127.0.0.1/").unwrap();
-        assert_eq!(c.uri.query.heartbeat, Some(5));
+        assert_eq!(c.uri.query.heartbeat, Some(3));
     }
 }

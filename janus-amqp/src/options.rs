@@ -65,7 +65,8 @@ pub struct AmqpOptions {
     /// From 1 byte to 1 GiB, default 131,064.
     pub max_request_bytes: usize,
     /// AMQP heartbeat asked of the broker: a broker that goes silent is noticed within
-    /// about two of these. More than zero, at most 65,535 s. Default 5 s.
+    /// about two of these (lapin gives up after twice the heartbeat without a frame). At least
+    /// 1 s, at most 65,535 s. Default 3 s: a stalled broker is noticed within 6 s.
     #[serde(with = "humantime_serde")]
     pub heartbeat: Duration,
     /// Admin API: publish to `to_janus_admin` and bind `from_janus_admin` instead.
@@ -89,7 +90,7 @@ impl Default for AmqpOptions {
             prefetch: 256,
             max_message_bytes: 8 << 20,
             max_request_bytes: Self::JANUS_FRAME_PAYLOAD,
-            heartbeat: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(3),
             admin: false,
         }
     }
