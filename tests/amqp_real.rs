@@ -304,3 +304,54 @@ async fn the_broker_killed_and_restarted_under_load() {
         s.keepalive().await.expect("the session lives on");
     }
 }
+
+/// A request larger than one AMQP frame at Janus's frame size fails at once with a `Limit`
+/// error naming `amqp.max_request_bytes`. With the limit raised, Janus 1.1.2 shows why it
+/// exists: it parses such a request with the length of its last frame only, and never
+/// answers it (its parse error carries no transaction).
+#[tokio::test]
+async fn a_request_over_one_frame_is_refused_at_once() {
+    let Some(url) = amqp_url("JANUS") else {
+        return;
+    };
+    let pad = "x".repeat(200_000);
+    let client = connect(Config::new(url.clone())).await.expect("connect");
+    let session = client.create_session().await.expect("create");
+    let handle = session
+        .attach("janus.plugin.echotest")
+        .await
+        .expect("attach");
+    let e = handle
+        .message(json!({"audio": true, "pad": pad}))
+        .await
+        .expect_err("a 200 kB request was sent");
+    assert!(
+        matches!(e.kind(), janus_client::ErrorKind::Limit { option, .. } if option == "amqp.max_request_bytes"),
+        "{e:?}"
+    );
+    // Just under the limit goes through.
+    let fits = "x".repeat(janus_client::AmqpOptions::JANUS_FRAME_PAYLOAD - 400);
+    handle
+        .message(json!({"audio": true, "pad": fits}))
+        .await
+        .expect("a request of one frame");
+
+    let mut config = Config::new(url);
+    config.amqp.max_request_bytes = 1 << 20;
+    let raised = connect(config).await.expect("connect");
+    let session = raised.create_session().await.expect("create");
+    let handle = session
+        .attach("janus.plugin.echotest")
+        .await
+        .expect("attach");
+    let answer = handle
+        .message(json!({"audio": true, "pad": pad}))
+        .timeout(Duration::from_secs(3))
+        .await;
+    eprintln!("a 200 kB request with the limit raised: {answer:?}");
+    assert!(answer.is_err(), "Janus answered a request over one frame");
+    handle
+        .message(json!({"audio": true}))
+        .await
+        .expect("still works");
+}
