@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use url::Url;
 
+#[cfg(feature = "amqp")]
+use janus_amqp::{AmqpConnector, AmqpOptions};
 use janus_core::{ClientOptions, Connector, Error};
 #[cfg(feature = "http")]
 use janus_http::{HttpConnector, HttpOptions};
@@ -40,9 +42,10 @@ use janus_ws::{WsConnector, WsOptions};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `ws://`, `wss://`, `http://` or `https://` (for HTTP, include the base path, e.g. `/janus`),
-    /// `unix:///path/to/janus.sock` (feature `unix`), or `mqtt://`/`mqtts://` (feature `mqtt`;
+    /// `unix:///path/to/janus.sock` (feature `unix`), `mqtt://`/`mqtts://` (feature `mqtt`;
     /// topics may go in the query:
-    /// `mqtt://host:1883?request_topic=to-janus&response_topic=from-janus`).
+    /// `mqtt://host:1883?request_topic=to-janus&response_topic=from-janus`), or `amqp://`
+    /// (RabbitMQ, feature `amqp`; queue names may go in the query).
     pub url: String,
     /// Timeouts, keepalive, buffers, credentials and the reconnect policy.
     #[serde(default)]
@@ -63,6 +66,10 @@ pub struct Config {
     #[cfg(feature = "mqtt")]
     #[serde(default)]
     pub mqtt: MqttOptions,
+    /// RabbitMQ options (feature `amqp`), section `[amqp]`.
+    #[cfg(feature = "amqp")]
+    #[serde(default)]
+    pub amqp: AmqpOptions,
 }
 
 impl Config {
@@ -79,6 +86,8 @@ impl Config {
             unix: UnixOptions::default(),
             #[cfg(feature = "mqtt")]
             mqtt: MqttOptions::default(),
+            #[cfg(feature = "amqp")]
+            amqp: AmqpOptions::default(),
         }
     }
 
@@ -159,6 +168,8 @@ impl Config {
         self.unix.validate()?;
         #[cfg(feature = "mqtt")]
         self.mqtt.validate()?;
+        #[cfg(feature = "amqp")]
+        self.amqp.validate()?;
         Ok(())
     }
 
@@ -175,9 +186,10 @@ impl Config {
             "http" | "https" => self.http_connector(url),
             "unix" => self.unix_connector(url),
             "mqtt" | "mqtts" => self.mqtt_connector(url),
+            "amqp" | "amqps" => self.amqp_connector(url),
             other => Err(Error::config(format!(
                 "unsupported URL scheme {other:?}: use ws://, wss://, http://, https://, \
-                 unix://, mqtt:// or mqtts://"
+                 unix://, mqtt://, mqtts:// or amqp://"
             ))),
         }
     }
@@ -224,6 +236,21 @@ impl Config {
     }
 }
 
+impl Config {
+    #[cfg(feature = "amqp")]
+    fn amqp_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Ok(Arc::new(AmqpConnector::new(url, self.amqp.clone())?))
+    }
+
+    #[cfg(not(feature = "amqp"))]
+    fn amqp_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
+        Err(Error::config(format!(
+            "{} needs the RabbitMQ transport: enable the `amqp` feature of janus-client",
+            url.scheme()
+        )))
+    }
+}
+
 #[cfg(feature = "mqtt")]
 impl Config {
     fn mqtt_connector(&self, url: Url) -> Result<Arc<dyn Connector>, Error> {
@@ -238,6 +265,49 @@ impl Config {
             "{} needs the MQTT transport: enable the `mqtt` feature of janus-client",
             url.scheme()
         )))
+    }
+}
+#[cfg(all(test, feature = "amqp"))]
+mod amqp_tests {
+    use super::*;
+
+    #[test]
+    fn amqp_section_is_checked_with_its_prefix_and_the_url_picks_it() {
+        let c: Config = toml::from_str(
+            r#"
+            url = "amqp://guest:guest@127.0.0.1:1/%2f"
+            [amqp]
+            janus_exchange = ""
+            "#,
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("amqp.janus_exchange must not be empty"),
+            "{e}"
+        );
+        let c = Config::new("amqp://guest:guest@127.0.0.1:1/%2f?to_janus=in-2");
+        let connector = c.connector().unwrap();
+        assert!(
+            connector.endpoint().contains("in-2"),
+            "{}",
+            connector.endpoint()
+        );
+        assert!(!connector.endpoint().contains("guest:guest"));
+    }
+}
+
+#[cfg(all(test, not(feature = "amqp")))]
+mod amqp_missing_tests {
+    use super::*;
+
+    #[test]
+    fn amqp_without_the_feature_is_named() {
+        let Err(e) = Config::new("amqp://127.0.0.1/").connector() else {
+            panic!("amqp accepted without the feature")
+        };
+        assert!(e.to_string().contains("`amqp` feature"), "{e}");
     }
 }
 

@@ -47,6 +47,9 @@ pub use janus_unix::{SocketType, UnixConnector, UnixOptions};
 #[cfg(feature = "mqtt")]
 pub use janus_mqtt::{MqttConnector, MqttOptions, MqttVersion};
 
+#[cfg(feature = "amqp")]
+pub use janus_amqp::{AmqpConnector, AmqpOptions};
+
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
 /// The configuration is checked first ([`Config::validate`]); nothing starts when an option
@@ -94,6 +97,11 @@ pub async fn connect_admin(
             config.mqtt.request_topic = admin.request_topic;
             config.mqtt.response_topic = admin.response_topic;
         }
+    }
+    // RabbitMQ: the admin queues (`amqp.to_janus_admin`, `amqp.from_janus_admin`).
+    #[cfg(feature = "amqp")]
+    {
+        config.amqp.admin = true;
     }
     // The Admin API has no sessions of its own to keep alive, and no api secret.
     config.options.probe_server = false;

@@ -216,11 +216,11 @@ async fn room_notifications(t: &Target) -> Sequences {
     let watcher = session.attach(VIDEOROOM).await.expect("attach");
     let room: u64 = 7_000_000
         + u64::from(std::process::id() % 1000) * 10
-        + match t.transport {
-            "ws" => 1,
-            "http" => 2,
-            _ => 3,
-        };
+        // One room per transport (the broker and socket transports included).
+        + ["ws", "http", "amqp", "unix", "mqtt"]
+            .iter()
+            .position(|name| *name == t.transport)
+            .map_or(9, |i| i as u64 + 1);
     watcher
         .message(
             json!({"request": "create", "room": room, "notify_joining": true, "publishers": 20}),

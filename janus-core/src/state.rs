@@ -253,9 +253,11 @@ impl State {
                         .push(crate::registry::Notice::HandleOpened(session, *handle));
                 }
             }
+            // Janus forgot the session (it restarted, or timed it out unnoticed): over a
+            // broker, where no connection drops, this is how a restart is learned. The
+            // policy decides, as for a failed claim.
             Purpose::Keepalive { session } if code == Some(codes::SESSION_NOT_FOUND) => {
-                self.registry
-                    .close_session(*session, CloseReason::SessionLost(err.to_string()));
+                self.session_lost(*session, err.to_string(), true);
             }
             Purpose::Claim { session } => {
                 warn!(session = %session, error = %err, "claim failed");

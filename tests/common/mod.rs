@@ -54,6 +54,9 @@ pub fn targets(prefix: &str) -> Vec<Target> {
     if cfg!(feature = "mqtt") {
         wanted.push(("mqtt", format!("{prefix}_MQTT_URL")));
     }
+    if cfg!(feature = "amqp") {
+        wanted.push(("amqp", format!("{prefix}_AMQP_URL")));
+    }
     for (transport, var) in wanted {
         match std::env::var(&var) {
             Ok(url) if !url.is_empty() => out.push(Target { transport, url }),

@@ -1,0 +1,338 @@
+//! One connection to the broker: requests published to Janus's queue, replies and events
+//! read from the client's own queue.
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use janus_core::{Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
+use lapin::options::{BasicAckOptions, BasicPublishOptions};
+use lapin::types::ShortString;
+use lapin::Acker;
+use lapin::Confirmation;
+use lapin::{BasicProperties, Channel, Connection, Consumer};
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{debug, trace, warn};
+
+use crate::AmqpOptions;
+
+/// What a publish came to: the transaction it carried, and the broker's confirmation.
+type Confirmed = (Publish, Result<Confirmation, lapin::Error>);
+
+/// One request as published, kept until the broker confirms it (to publish it again when
+/// no queue took it).
+struct Publish {
+    transaction: String,
+    json: Vec<u8>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+/// How long a request without a deadline is published again before it fails.
+const NO_DEADLINE_RETRY: Duration = Duration::from_secs(30);
+
+/// A connection to RabbitMQ carrying the Janus API (or the Admin API).
+///
+/// Made by [`AmqpConnector`](crate::AmqpConnector). Requests go to the default exchange
+/// with Janus's queue as routing key (`mandatory`, with publisher confirms). A request no
+/// queue takes (Janus is not connected to the broker: it is starting, or reconnecting
+/// after the broker restarted) never reached Janus: it is published again, backing off
+/// to 500 ms, until its deadline, when the core times it out. Each carries its transaction as
+/// `correlation_id` and the client's queue as `reply_to`. Every client on the exchange
+/// receives every reply and event; the core names its transactions with a prefix of its
+/// own, so those of other clients never match a request of this one: it drops and counts
+/// them. Sessions are [`SessionOwnership::Shared`]: checked with a keepalive after a
+/// reconnect, never claimed.
+pub struct AmqpTransport {
+    connection: Connection,
+    channel: Channel,
+    consumer: Consumer,
+    request_queue: ShortString,
+    reply_queue: ShortString,
+    confirms: FuturesUnordered<BoxFuture<'static, Confirmed>>,
+    /// Requests no queue took, being published again (aborted with the transport).
+    retries: tokio::task::JoinSet<Option<TransportEvent>>,
+    /// Whether a request was returned already (said once, as a warning).
+    warned: bool,
+    /// Events decided in `send` (a request too large), handed out by `recv`.
+    ready: VecDeque<TransportEvent>,
+    /// The acknowledging task's queue (bounded by the prefetch: the broker sends no more
+    /// unacknowledged messages than that).
+    acks: mpsc::Sender<Acker>,
+    max_message_bytes: usize,
+    max_request_bytes: usize,
+}
+
+impl std::fmt::Debug for AmqpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpTransport")
+            .field("request_queue", &self.request_queue.as_str())
+            .field("reply_queue", &self.reply_queue.as_str())
+            .finish()
+    }
+}
+
+impl AmqpTransport {
+    pub(crate) fn new(
+        connection: Connection,
+        channel: Channel,
+        consumer: Consumer,
+        reply_queue: ShortString,
+        options: &AmqpOptions,
+    ) -> Self {
+        let (acks, rx) = mpsc::channel(usize::from(options.prefetch).max(1));
+        tokio::spawn(acknowledge(rx));
+        AmqpTransport {
+            connection,
+            channel,
+            consumer,
+            request_queue: options.request_queue().into(),
+            reply_queue,
+            confirms: FuturesUnordered::new(),
+            retries: tokio::task::JoinSet::new(),
+            warned: false,
+            ready: VecDeque::new(),
+            acks,
+            max_message_bytes: options.max_message_bytes,
+            max_request_bytes: options.max_request_bytes,
+        }
+    }
+
+    /// The name of this client's queue (the broker's, when it named it).
+    pub fn reply_queue(&self) -> &str {
+        self.reply_queue.as_str()
+    }
+
+    fn confirmed(&mut self, (publish, result): Confirmed) -> Option<TransportEvent> {
+        match result {
+            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => None,
+            Ok(Confirmation::Ack(Some(_))) => {
+                let queue = self.request_queue.clone();
+                if !self.warned {
+                    self.warned = true;
+                    warn!(
+                        queue = queue.as_str(),
+                        "no queue took a request: Janus is not connected to the broker (is it \
+                         running, with its RabbitMQ transport reading this to_janus?); requests \
+                         are published again until their timeout"
+                    );
+                }
+                let properties = self.properties(&publish.transaction);
+                self.retries
+                    .spawn(republish(self.channel.clone(), queue, properties, publish));
+                None
+            }
+            Ok(Confirmation::Nack(_)) => Some(TransportEvent::RequestFailed {
+                transaction: publish.transaction,
+                error: Error::transport_closed(
+                    format!(
+                        "the broker refused the request for queue {:?}",
+                        self.request_queue.as_str()
+                    ),
+                    true,
+                ),
+            }),
+            // The connection is going: the consumer says so too, and the core fails what
+            // is in flight.
+            Err(e) => {
+                debug!(error = %e, "publisher confirm lost");
+                None
+            }
+        }
+    }
+
+    fn properties(&self, transaction: &str) -> BasicProperties {
+        BasicProperties::default()
+            .with_correlation_id(transaction.into())
+            .with_reply_to(self.reply_queue.clone())
+            .with_content_type("application/json".into())
+    }
+
+    fn delivered(&mut self, delivery: lapin::message::Delivery) -> TransportEvent {
+        if self.acks.try_send(delivery.acker).is_err() {
+            // Only when the acknowledging task stopped: the channel is closing.
+            trace!("acknowledgement not queued");
+        }
+        if delivery.data.len() > self.max_message_bytes {
+            return TransportEvent::Malformed {
+                reason: format!(
+                    "a message of {} bytes is over amqp.max_message_bytes ({})",
+                    delivery.data.len(),
+                    self.max_message_bytes
+                ),
+            };
+        }
+        match String::from_utf8(delivery.data) {
+            Ok(text) => TransportEvent::Frame(text),
+            Err(_) => TransportEvent::Malformed {
+                reason: "a message that is not UTF-8 text".into(),
+            },
+        }
+    }
+}
+
+/// Acknowledges deliveries, several at once when they come faster than one round trip.
+/// Publishes a request that no queue took again, backing off from 50 to 500 ms, until a
+/// queue takes it or its deadline is near (then the core times it out).
+async fn republish(
+    channel: Channel,
+    queue: ShortString,
+    properties: BasicProperties,
+    publish: Publish,
+) -> Option<TransportEvent> {
+    let give_up = publish
+        .deadline
+        .unwrap_or_else(|| tokio::time::Instant::now() + NO_DEADLINE_RETRY);
+    let mut delay = Duration::from_millis(50);
+    loop {
+        if tokio::time::Instant::now() + delay >= give_up {
+            if publish.deadline.is_some() {
+                return None;
+            }
+            return Some(TransportEvent::RequestFailed {
+                transaction: publish.transaction,
+                error: Error::transport_closed(
+                    format!("no queue {:?} took the request for 30 s", queue.as_str()),
+                    true,
+                ),
+            });
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                queue.clone(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                &publish.json,
+                properties.clone(),
+            )
+            .await
+            .ok()?;
+        match confirm.await {
+            Ok(Confirmation::Ack(Some(_))) => continue,
+            Ok(Confirmation::Nack(_)) => {
+                return Some(TransportEvent::RequestFailed {
+                    transaction: publish.transaction,
+                    error: Error::transport_closed(
+                        format!(
+                            "the broker refused the request for queue {:?}",
+                            queue.as_str()
+                        ),
+                        true,
+                    ),
+                })
+            }
+            _ => return None,
+        }
+    }
+}
+
+async fn acknowledge(mut rx: mpsc::Receiver<Acker>) {
+    while let Some(mut last) = rx.recv().await {
+        while let Ok(next) = rx.try_recv() {
+            last = next;
+        }
+        if last.ack(BasicAckOptions { multiple: true }).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[async_trait]
+impl Transport for AmqpTransport {
+    async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
+        let json = msg.json;
+        if json.len() > self.max_request_bytes {
+            self.ready.push_back(TransportEvent::RequestFailed {
+                transaction: msg.transaction,
+                error: Error::limit(
+                    "amqp.max_request_bytes",
+                    self.max_request_bytes as u64,
+                    format!(
+                        "a request of {} bytes is over amqp.max_request_bytes ({}): Janus 1.1.2 \
+                         misreads a request larger than one AMQP frame",
+                        json.len(),
+                        self.max_request_bytes
+                    ),
+                ),
+            });
+            return Ok(());
+        }
+        let properties = self.properties(&msg.transaction);
+        let confirm = self
+            .channel
+            .basic_publish(
+                "".into(),
+                self.request_queue.clone(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    immediate: false,
+                },
+                json.as_bytes(),
+                properties,
+            )
+            .await
+            .map_err(|e| {
+                Error::transport_closed(format!("publish failed: {e}"), false).with_source(e)
+            })?;
+        let publish = Publish {
+            transaction: msg.transaction,
+            json: json.into_bytes(),
+            deadline: msg.deadline,
+        };
+        self.confirms
+            .push(Box::pin(async move { (publish, confirm.await) }));
+        Ok(())
+    }
+
+    async fn recv(&mut self) -> Result<TransportEvent, Error> {
+        loop {
+            if let Some(ev) = self.ready.pop_front() {
+                return Ok(ev);
+            }
+            tokio::select! {
+                Some(done) = self.confirms.next(), if !self.confirms.is_empty() => {
+                    if let Some(ev) = self.confirmed(done) {
+                        return Ok(ev);
+                    }
+                }
+                Some(done) = self.retries.join_next(), if !self.retries.is_empty() => {
+                    if let Ok(Some(ev)) = done {
+                        return Ok(ev);
+                    }
+                }
+                delivery = self.consumer.next() => {
+                    return match delivery {
+                        Some(Ok(d)) => Ok(self.delivered(d)),
+                        Some(Err(e)) => Err(Error::transport_closed(
+                            format!("the broker connection failed: {e}"),
+                            false,
+                        )
+                        .with_source(e)),
+                        None => Err(Error::transport_closed(
+                            "the broker cancelled the client's consumer (its queue was deleted?)",
+                            false,
+                        )),
+                    };
+                }
+            }
+        }
+    }
+
+    fn session_ownership(&self) -> SessionOwnership {
+        SessionOwnership::Shared
+    }
+
+    async fn close(&mut self) {
+        let bye = async {
+            let _ = self.channel.close(200, "bye".into()).await;
+            let _ = self.connection.close(200, "bye".into()).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
+    }
+}
