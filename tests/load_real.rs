@@ -243,7 +243,13 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
         return;
     };
     let secret = std::env::var("JANUS_ADMIN_SECRET").unwrap_or_else(|_| "janusoverlord".into());
-    let admin = connect_admin(Config::new(admin_url), secret.into())
+    // Listing thousands of sessions while Janus tears thousands down can take a while on a
+    // loaded machine: a generous timeout for the observer.
+    let observer = Config::new(admin_url).with_options(ClientOptions {
+        request_timeout: Duration::from_secs(60),
+        ..ClientOptions::default()
+    });
+    let admin = connect_admin(observer, secret.into())
         .await
         .expect("admin");
     let client = t
