@@ -333,9 +333,12 @@ async fn janus_restart(t: Target, name: &str, recreate: bool) {
     // Over a broker no connection drops when Janus dies: the client learns of the restart
     // when its next keepalive (queued on the broker meanwhile) is answered 458 by the new
     // Janus. Keepalives every second make that prompt.
-    let broker = t.transport == "amqp";
+    let broker = matches!(t.transport, "amqp" | "mqtt");
     if broker {
         options.keepalive_interval = Duration::from_secs(1);
+        // A keepalive published while no Janus listens is lost (MQTT drops what nobody
+        // subscribes to): it must time out soon for the next one to tell.
+        options.request_timeout = Duration::from_secs(2);
     }
     let client = t.connect_with(options).await;
     let s = client.create_session().await.unwrap();
@@ -373,53 +376,8 @@ async fn janus_killed_and_restarted_is_reported_within_two_seconds() {
         return;
     };
     for t in targets("JANUS_RESTART") {
-        if t.transport == "mqtt" {
-            janus_restart_behind_a_broker(t.clone(), &name, false).await;
-            janus_restart_behind_a_broker(t, &name, true).await;
-            continue;
-        }
         janus_restart(t.clone(), &name, false).await;
         janus_restart(t, &name, true).await;
     }
 }
 
-/// Over MQTT the client is connected to the broker, which stays up while Janus is killed
-/// and restarted behind it: no connection drops, nothing is reconnected or claimed. The
-/// restarted Janus answers the next keepalive with "No such session", and the session is
-/// reported lost then: within a keepalive interval (1 s here) and a request timeout (2 s)
-/// of Janus answering. The loss is found by a keepalive, not after a reconnect, so it is
-/// reported lost even with `recreate_lost_sessions` (which acts on sessions found lost
-/// after a reconnect).
-async fn janus_restart_behind_a_broker(t: Target, name: &str, recreate: bool) {
-    let mut options = ClientOptions {
-        keepalive_interval: Duration::from_secs(1),
-        request_timeout: Duration::from_secs(2),
-        ..Default::default()
-    };
-    options.reconnect.recreate_lost_sessions = recreate;
-    let client = t.connect_with(options).await;
-    let s = client.create_session().await.unwrap();
-    let _h = s.attach(ECHO).await.unwrap();
-    let mut sev = s.events();
-    janus_script("kill", name);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    janus_script("restart", name); // returns once Janus answers, over MQTT too
-    let answering = Instant::now();
-    let ev = verdict(&mut sev).await;
-    let took = answering.elapsed();
-    println!(
-        "RESTART {} (recreate {recreate}): reported {took:?} after Janus answered: {ev:?}",
-        t.transport
-    );
-    assert!(
-        matches!(ev, Some(SessionEvent::Closed(CloseReason::SessionLost(_)))),
-        "{ev:?}"
-    );
-    assert!(
-        took <= Duration::from_secs(5),
-        "{}: reported after {took:?}",
-        t.transport
-    );
-    assert_eq!(client.stats().reconnects, 0, "{:?}", client.stats());
-    assert_empty(&client).await;
-}
