@@ -230,7 +230,8 @@ async fn sessions_on_janus(admin: &janus_client::admin::AdminClient) -> HashSet<
 }
 
 /// `n` sessions (each with a handle when `with_handles`) dropped at once: within 2 s the
-/// client holds none and Janus has none of them.
+/// client holds none, and Janus soon has none of them (the time is printed; the bound is
+/// generous: over HTTP the 3,000 destroys take about 1-2.3 s, more on a busy machine).
 async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: bool) {
     // Janus' view, through the Admin API: over the admin Unix socket for a Unix client,
     // else over WebSocket (the quickest observer; the bound below is in its terms).
@@ -280,7 +281,7 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
     .await;
     let in_client = dropped.elapsed();
     assert!(client_empty, "client still holds {:?}", client.stats());
-    let janus_empty = eventually(Duration::from_secs(2), || async {
+    let janus_empty = eventually(Duration::from_secs(10), || async {
         ids.is_disjoint(&sessions_on_janus(&admin).await)
     })
     .await;
@@ -293,7 +294,7 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
     );
     assert!(
         janus_empty,
-        "{left} of {n} sessions still alive on Janus 2 s after the drop"
+        "{left} of {n} sessions still alive on Janus 10 s after the drop"
     );
     // No keepalive or request is left for them either.
     assert!(
