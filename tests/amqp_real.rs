@@ -355,3 +355,42 @@ async fn a_request_over_one_frame_is_refused_at_once() {
         .await
         .expect("still works");
 }
+
+/// Configurations that cannot work say so: an exchange type other than the one Janus
+/// declared fails the connect naming the option; a queue nobody reads (no Janus behind it)
+/// fails the connect with a timeout (its `info` probe is republished until then), never a
+/// hang.
+#[tokio::test]
+async fn a_wrong_exchange_type_or_a_queue_nobody_reads() {
+    let Some(url) = amqp_url("JANUS") else {
+        return;
+    };
+    let mut config = Config::new(url.clone());
+    config.amqp.janus_exchange_type = "fanout".into();
+    // The URL names the type too: it wins, so take it out.
+    config.url = url.replace("&janus_exchange_type=direct", "");
+    let Err(e) = connect(config).await else {
+        panic!("connected with the wrong exchange type")
+    };
+    let text = e.to_string();
+    assert!(
+        text.contains("amqp.janus_exchange_type") && text.contains("406"),
+        "{text}"
+    );
+
+    // The client's first `info` (the probe) goes unanswered: connect fails with a timeout.
+    let nobody = url.replacen("to_janus=", "to_janus=nobody-reads-", 1);
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let Err(e) = tokio::time::timeout(
+        Duration::from_secs(10),
+        connect(Config::new(nobody).with_options(options)),
+    )
+    .await
+    .expect("no hang") else {
+        panic!("connected to nobody")
+    };
+    assert!(e.is_timeout(), "{e:?}");
+}

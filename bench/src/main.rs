@@ -7,6 +7,8 @@
 
 mod library;
 mod memory;
+#[cfg(feature = "amqp")]
+mod minimal_amqp;
 #[cfg(feature = "http")]
 mod minimal_http;
 mod minimal_ws;
@@ -25,8 +27,11 @@ usage: janus-bench [options]
   --ws-url URL              Janus WebSocket URL (default: $BENCH_WS_URL)
   --http-url URL            Janus HTTP base URL, e.g. http://127.0.0.1:8088/janus
                             (default: $BENCH_HTTP_URL; needs the `http` feature)
-  --transport ws|http|all   transports to run (default all: those with a URL; http only
-                            when built with the `http` feature)
+  --amqp-url URL            Janus over RabbitMQ, amqp://…?to_janus=…&from_janus=…&janus_exchange=…
+                            (default: $BENCH_AMQP_URL; needs the `amqp` feature)
+  --transport ws|http|amqp|all
+                            transports to run (default all: those with a URL; http and
+                            amqp only when built with their feature)
   --workers LIST            comma-separated worker counts (default 1,16)
   --duration SECS           length of each measured run (default 5)
   --warmup SECS             unmeasured run before each measured one (default 1; 0 = none)
@@ -61,6 +66,7 @@ usage: janus-bench [options]
 enum Transport {
     Ws,
     Http,
+    Amqp,
 }
 
 impl Transport {
@@ -68,6 +74,7 @@ impl Transport {
         match self {
             Transport::Ws => "ws",
             Transport::Http => "http",
+            Transport::Amqp => "amqp",
         }
     }
 }
@@ -90,6 +97,7 @@ impl ClientKind {
 struct Args {
     ws_url: Option<String>,
     http_url: Option<String>,
+    amqp_url: Option<String>,
     transport: Option<Transport>,
     workers: Vec<usize>,
     duration: Duration,
@@ -131,6 +139,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         http_url: std::env::var("BENCH_HTTP_URL")
             .ok()
             .filter(|s| !s.is_empty()),
+        amqp_url: std::env::var("BENCH_AMQP_URL")
+            .ok()
+            .filter(|s| !s.is_empty()),
         transport: None,
         workers: vec![1, 16],
         duration: Duration::from_secs(5),
@@ -163,12 +174,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "-h" | "--help" => return Ok(None),
             "--ws-url" => a.ws_url = Some(value()?),
             "--http-url" => a.http_url = Some(value()?),
+            "--amqp-url" => a.amqp_url = Some(value()?),
             "--transport" => {
                 a.transport = match value()?.as_str() {
                     "ws" => Some(Transport::Ws),
                     "http" => Some(Transport::Http),
+                    "amqp" => Some(Transport::Amqp),
                     "all" => None,
-                    other => return Err(format!("--transport: ws, http or all, not {other:?}")),
+                    other => {
+                        return Err(format!("--transport: ws, http, amqp or all, not {other:?}"))
+                    }
                 }
             }
             "--workers" => {
@@ -243,8 +258,23 @@ fn transports(a: &Args) -> Result<Vec<Transport>, String> {
             out.push(Transport::Http);
         }
     }
+    if matches!(a.transport, None | Some(Transport::Amqp)) {
+        let explicit = a.transport.is_some();
+        if !cfg!(feature = "amqp") {
+            if explicit {
+                return Err("built without the `amqp` feature".into());
+            }
+        } else if a.amqp_url.is_none() {
+            if explicit {
+                return Err("no --amqp-url (or BENCH_AMQP_URL)".into());
+            }
+            eprintln!("janus-bench: no AMQP URL: RabbitMQ runs skipped");
+        } else {
+            out.push(Transport::Amqp);
+        }
+    }
     if out.is_empty() {
-        return Err("nothing to run: give --ws-url and/or --http-url".into());
+        return Err("nothing to run: give --ws-url, --http-url and/or --amqp-url".into());
     }
     Ok(out)
 }
@@ -381,7 +411,7 @@ async fn bench(a: Args) -> Result<(), String> {
     }
 
     let mut summary: Vec<(String, Value)> = Vec::new();
-    for t in [Transport::Ws, Transport::Http] {
+    for t in [Transport::Ws, Transport::Http, Transport::Amqp] {
         for &w in &a.workers {
             for k in [ClientKind::Library, ClientKind::Minimal] {
                 let v = cpu
@@ -494,6 +524,32 @@ impl Ctx<'_> {
             }
             #[cfg(not(feature = "http"))]
             (Transport::Http, _) => failed("built without the `http` feature".into()),
+            #[cfg(feature = "amqp")]
+            (Transport::Amqp, ClientKind::Library) => {
+                match library::Library::connect(a.amqp_url.as_deref().unwrap_or_default()).await {
+                    Ok(c) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close().await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(feature = "amqp")]
+            (Transport::Amqp, ClientKind::Minimal) => {
+                match minimal_amqp::MinimalAmqp::connect(a.amqp_url.as_deref().unwrap_or_default())
+                    .await
+                {
+                    Ok((c, reader)) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close(reader).await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(not(feature = "amqp"))]
+            (Transport::Amqp, _) => failed("built without the `amqp` feature".into()),
         }
     }
 

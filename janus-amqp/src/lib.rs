@@ -42,7 +42,7 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties, ExchangeKind};
-use tracing::debug;
+use tracing::{debug, warn};
 use url::Url;
 
 mod options;
@@ -239,8 +239,41 @@ impl AmqpConnector {
                     e,
                 )
             })?;
+        self.check_janus_queues(&connection).await;
         debug!(endpoint = %self.endpoint, queue = name.as_str(), "RabbitMQ connected");
         Ok(AmqpTransport::new(connection, channel, consumer, name, o))
+    }
+
+    /// Warns about a queue named like `from_janus`: it exists when Janus publishes to the
+    /// nameless exchange (`declare_outgoing_queue = true` without `janus_exchange`), where
+    /// this client, reading `janus_exchange`, would get no answer. A passive declare on a
+    /// channel of its own (a missing queue closes that channel); never fails the connect.
+    async fn check_janus_queues(&self, connection: &Connection) {
+        let o = &self.options;
+        let Ok(channel) = connection.create_channel().await else {
+            return;
+        };
+        let probe = channel.queue_declare(
+            o.reply_routing_key().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        );
+        if let Ok(Ok(q)) = tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
+            warn!(
+                queue = q.name().as_str(),
+                messages = q.message_count(),
+                consumers = q.consumer_count(),
+                "a queue is named like from_janus: if Janus publishes there (declare_outgoing_queue \
+                 = true, no janus_exchange), this client, which reads the exchange \
+                 amqp.janus_exchange, gets no answers; configure Janus with janus_exchange = {:?} \
+                 (type direct) and declare_outgoing_queue = false",
+                o.janus_exchange
+            );
+            let _ = channel.close(200, "checked".into()).await;
+        }
     }
 
     /// A connect failure, said so that the user knows what to change.

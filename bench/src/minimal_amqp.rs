@@ -1,0 +1,269 @@
+//! A minimal hand-written Janus client over RabbitMQ, with no library code: lapin and
+//! serde_json only.
+//!
+//! - ONE connection and ONE channel shared by every worker.
+//! - Its own queue (named by the broker, exclusive, auto-delete) bound to Janus's exchange
+//!   with Janus's routing key, consumed with automatic acknowledgement (no prefetch bound:
+//!   the minimal way, unlike the library).
+//! - Requests are published to the default exchange with Janus's queue as routing key,
+//!   without publisher confirms or `mandatory`; transactions carry a random prefix (other
+//!   clients on the broker see the same traffic).
+//! - A reader task parses each message and completes the request's `oneshot`, found by
+//!   transaction in a `std::sync::Mutex<HashMap<..>>`; `ack`s are skipped (`message`
+//!   completes on its `event`).
+
+use crate::minimal_ws::{data_id, expect};
+use crate::runner::Lifecycle;
+use futures::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
+
+struct Inner {
+    connection: Connection,
+    channel: Channel,
+    to_janus: String,
+    pending: Pending,
+    prefix: String,
+    next_txn: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct MinimalAmqp {
+    inner: Arc<Inner>,
+}
+
+/// The query parameter `name` of `url`, or `default`.
+fn param(url: &url::Url, name: &str, default: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map_or_else(|| default.to_string(), |(_, v)| v.into_owned())
+}
+
+impl MinimalAmqp {
+    /// Connects to the broker of `url` (`amqp://…?to_janus=…&from_janus=…&janus_exchange=…`).
+    pub async fn connect(url: &str) -> Result<(MinimalAmqp, JoinHandle<()>), String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("{url}: {e}"))?;
+        let to_janus = param(&parsed, "to_janus", "to-janus");
+        let from_janus = param(&parsed, "from_janus", "from-janus");
+        let exchange = param(&parsed, "janus_exchange", "janus-exchange");
+        let mut base = parsed.clone();
+        base.set_query(None);
+        let connection = Connection::connect(base.as_str(), ConnectionProperties::default())
+            .await
+            .map_err(|e| format!("minimal amqp connect: {e}"))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| format!("channel: {e}"))?;
+        channel
+            .exchange_declare(
+                exchange.as_str().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("exchange: {e}"))?;
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("queue: {e}"))?;
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                exchange.as_str().into(),
+                from_janus.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        let consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(|e| format!("consume: {e}"))?;
+        let pending: Pending = Arc::default();
+        let reader = tokio::spawn(read_loop(consumer, pending.clone()));
+        let client = MinimalAmqp {
+            inner: Arc::new(Inner {
+                connection,
+                channel,
+                to_janus,
+                pending,
+                prefix: format!("m{:x}-", std::process::id()),
+                next_txn: AtomicU64::new(1),
+            }),
+        };
+        Ok((client, reader))
+    }
+
+    /// Closes the connection and waits for the reader (bounded).
+    pub async fn close(self, reader: JoinHandle<()>) {
+        let _ = self.inner.connection.close(200, "bye".into()).await;
+        if tokio::time::timeout(std::time::Duration::from_secs(2), reader)
+            .await
+            .is_err()
+        {
+            eprintln!("janus-bench: minimal amqp reader still running at close");
+        }
+    }
+
+    async fn call(
+        &self,
+        janus: &str,
+        session: Option<u64>,
+        handle: Option<u64>,
+        extra: Option<(&str, Value)>,
+    ) -> Result<Value, String> {
+        let inner = &self.inner;
+        let txn = format!(
+            "{}{}",
+            inner.prefix,
+            inner.next_txn.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut obj = Map::new();
+        obj.insert("janus".into(), Value::from(janus));
+        obj.insert("transaction".into(), Value::from(txn.as_str()));
+        if let Some(s) = session {
+            obj.insert("session_id".into(), Value::from(s));
+        }
+        if let Some(h) = handle {
+            obj.insert("handle_id".into(), Value::from(h));
+        }
+        if let Some((k, v)) = extra {
+            obj.insert(k.into(), v);
+        }
+        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let (tx, rx) = oneshot::channel();
+        inner
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(txn.clone(), tx);
+        let sent = inner
+            .channel
+            .basic_publish(
+                "".into(),
+                inner.to_janus.as_str().into(),
+                BasicPublishOptions::default(),
+                text.as_bytes(),
+                BasicProperties::default().with_correlation_id(txn.as_str().into()),
+            )
+            .await;
+        let answer = match sent {
+            Ok(_) => rx.await.map_err(|_| format!("{janus}: connection closed")),
+            Err(e) => Err(format!("{janus}: publish: {e}")),
+        };
+        if answer.is_err() {
+            inner
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&txn);
+        }
+        answer
+    }
+
+    async fn run_lifecycle(&self) -> Result<(), String> {
+        let created = expect(
+            self.call("create", None, None, None).await?,
+            "success",
+            "create",
+        )?;
+        let session = data_id(&created, "create")?;
+        let attached = expect(
+            self.call(
+                "attach",
+                Some(session),
+                None,
+                Some(("plugin", Value::from("janus.plugin.echotest"))),
+            )
+            .await?,
+            "success",
+            "attach",
+        )?;
+        let handle = data_id(&attached, "attach")?;
+        let event = expect(
+            self.call(
+                "message",
+                Some(session),
+                Some(handle),
+                Some(("body", json!({"audio": true}))),
+            )
+            .await?,
+            "event",
+            "message",
+        )?;
+        if event["plugindata"]["data"]["result"] != "ok" {
+            return Err(format!("message: unexpected answer {event}"));
+        }
+        expect(
+            self.call("detach", Some(session), Some(handle), None)
+                .await?,
+            "success",
+            "detach",
+        )?;
+        expect(
+            self.call("destroy", Some(session), None, None).await?,
+            "success",
+            "destroy",
+        )?;
+        Ok(())
+    }
+}
+
+impl Lifecycle for MinimalAmqp {
+    async fn lifecycle(&self) -> Result<(), String> {
+        self.run_lifecycle().await
+    }
+}
+
+async fn read_loop(mut consumer: lapin::Consumer, pending: Pending) {
+    while let Some(Ok(delivery)) = consumer.next().await {
+        let Ok(value) = serde_json::from_slice::<Value>(&delivery.data) else {
+            continue;
+        };
+        if value["janus"] == "ack" {
+            continue;
+        }
+        let Some(txn) = value["transaction"].as_str() else {
+            continue;
+        };
+        let waiter = pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(txn);
+        if let Some(tx) = waiter {
+            let _ = tx.send(value);
+        }
+    }
+    pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
