@@ -10,10 +10,10 @@ use janus_amqp::{AmqpConnector, AmqpOptions};
 use janus_core::{ClientOptions, Connector, Error};
 #[cfg(feature = "http")]
 use janus_http::{HttpConnector, HttpOptions};
-#[cfg(feature = "unix")]
-use janus_unix::{UnixConnector, UnixOptions};
 #[cfg(feature = "mqtt")]
 use janus_mqtt::{MqttConnector, MqttOptions};
+#[cfg(feature = "unix")]
+use janus_unix::{UnixConnector, UnixOptions};
 #[cfg(feature = "ws")]
 use janus_ws::{WsConnector, WsOptions};
 

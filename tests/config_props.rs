@@ -474,9 +474,17 @@ async fn exercise(config: Config, outcomes: &Outcomes) -> Result<(), TestCaseErr
                 );
                 let text = e.to_string();
                 prop_assert!(
-                    ["options.", "ws.", "http.", "unix.", "mqtt.", "amqp.", "tls_ca_file"]
-                        .iter()
-                        .any(|p| text.contains(p)),
+                    [
+                        "options.",
+                        "ws.",
+                        "http.",
+                        "unix.",
+                        "mqtt.",
+                        "amqp.",
+                        "tls_ca_file"
+                    ]
+                    .iter()
+                    .any(|p| text.contains(p)),
                     "the error names no option: {text}"
                 );
             }

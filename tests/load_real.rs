@@ -249,9 +249,7 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
         request_timeout: Duration::from_secs(60),
         ..ClientOptions::default()
     });
-    let admin = connect_admin(observer, secret.into())
-        .await
-        .expect("admin");
+    let admin = connect_admin(observer, secret.into()).await.expect("admin");
     let client = t
         .connect_with(ClientOptions {
             command_buffer,

@@ -380,4 +380,3 @@ async fn janus_killed_and_restarted_is_reported_within_two_seconds() {
         janus_restart(t, &name, true).await;
     }
 }
-

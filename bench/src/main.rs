@@ -11,6 +11,9 @@ mod memory;
 mod minimal_amqp;
 #[cfg(feature = "http")]
 mod minimal_http;
+mod minimal_lifecycle;
+#[cfg(feature = "unix")]
+mod minimal_unix;
 mod minimal_ws;
 mod runner;
 
@@ -29,7 +32,9 @@ usage: janus-bench [options]
                             (default: $BENCH_HTTP_URL; needs the `http` feature)
   --amqp-url URL            Janus over RabbitMQ, amqp://…?to_janus=…&from_janus=…&janus_exchange=…
                             (default: $BENCH_AMQP_URL; needs the `amqp` feature)
-  --transport ws|http|amqp|all
+  --unix-url URL            Janus' Unix socket, unix:///path/to/janus.sock (SOCK_SEQPACKET)
+                            (default: $BENCH_UNIX_URL; needs the `unix` feature)
+  --transport ws|http|unix|amqp|all
                             transports to run (default all: those with a URL; http and
                             amqp only when built with their feature)
   --workers LIST            comma-separated worker counts (default 1,16)
@@ -66,6 +71,7 @@ usage: janus-bench [options]
 enum Transport {
     Ws,
     Http,
+    Unix,
     Amqp,
 }
 
@@ -74,6 +80,7 @@ impl Transport {
         match self {
             Transport::Ws => "ws",
             Transport::Http => "http",
+            Transport::Unix => "unix",
             Transport::Amqp => "amqp",
         }
     }
@@ -97,6 +104,7 @@ impl ClientKind {
 struct Args {
     ws_url: Option<String>,
     http_url: Option<String>,
+    unix_url: Option<String>,
     amqp_url: Option<String>,
     transport: Option<Transport>,
     workers: Vec<usize>,
@@ -139,6 +147,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         http_url: std::env::var("BENCH_HTTP_URL")
             .ok()
             .filter(|s| !s.is_empty()),
+        unix_url: std::env::var("BENCH_UNIX_URL")
+            .ok()
+            .filter(|s| !s.is_empty()),
         amqp_url: std::env::var("BENCH_AMQP_URL")
             .ok()
             .filter(|s| !s.is_empty()),
@@ -174,15 +185,19 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "-h" | "--help" => return Ok(None),
             "--ws-url" => a.ws_url = Some(value()?),
             "--http-url" => a.http_url = Some(value()?),
+            "--unix-url" => a.unix_url = Some(value()?),
             "--amqp-url" => a.amqp_url = Some(value()?),
             "--transport" => {
                 a.transport = match value()?.as_str() {
                     "ws" => Some(Transport::Ws),
                     "http" => Some(Transport::Http),
+                    "unix" => Some(Transport::Unix),
                     "amqp" => Some(Transport::Amqp),
                     "all" => None,
                     other => {
-                        return Err(format!("--transport: ws, http, amqp or all, not {other:?}"))
+                        return Err(format!(
+                            "--transport: ws, http, unix, amqp or all, not {other:?}"
+                        ))
                     }
                 }
             }
@@ -233,48 +248,56 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
 
 /// The transports to run, or why the requested one cannot run.
 fn transports(a: &Args) -> Result<Vec<Transport>, String> {
-    let http_built = cfg!(feature = "http");
     let mut out = Vec::new();
-    if matches!(a.transport, None | Some(Transport::Ws)) {
-        match &a.ws_url {
-            Some(_) => out.push(Transport::Ws),
-            None if a.transport.is_some() => return Err("no --ws-url (or BENCH_WS_URL)".into()),
-            None => eprintln!("janus-bench: no WebSocket URL: WebSocket runs skipped"),
+    // (transport, built with its feature, its URL, the option naming it)
+    let all = [
+        (Transport::Ws, true, &a.ws_url, "--ws-url (or BENCH_WS_URL)"),
+        (
+            Transport::Http,
+            cfg!(feature = "http"),
+            &a.http_url,
+            "--http-url (or BENCH_HTTP_URL)",
+        ),
+        (
+            Transport::Unix,
+            cfg!(feature = "unix"),
+            &a.unix_url,
+            "--unix-url (or BENCH_UNIX_URL)",
+        ),
+        (
+            Transport::Amqp,
+            cfg!(feature = "amqp"),
+            &a.amqp_url,
+            "--amqp-url (or BENCH_AMQP_URL)",
+        ),
+    ];
+    for (t, built, url, option) in all {
+        if a.transport.is_some_and(|want| want != t) {
+            continue;
         }
-    }
-    if matches!(a.transport, None | Some(Transport::Http)) {
         let explicit = a.transport.is_some();
-        if !http_built {
+        if !built {
             if explicit {
-                return Err("built without the `http` feature".into());
+                return Err(format!("built without the `{}` feature", t.name()));
             }
-            eprintln!("janus-bench: built without the `http` feature: HTTP runs skipped");
-        } else if a.http_url.is_none() {
+            eprintln!(
+                "janus-bench: built without the `{}` feature: its runs skipped",
+                t.name()
+            );
+        } else if url.is_none() {
             if explicit {
-                return Err("no --http-url (or BENCH_HTTP_URL)".into());
+                return Err(format!("no {option}"));
             }
-            eprintln!("janus-bench: no HTTP URL: HTTP runs skipped");
+            eprintln!("janus-bench: no {} URL: its runs skipped", t.name());
         } else {
-            out.push(Transport::Http);
-        }
-    }
-    if matches!(a.transport, None | Some(Transport::Amqp)) {
-        let explicit = a.transport.is_some();
-        if !cfg!(feature = "amqp") {
-            if explicit {
-                return Err("built without the `amqp` feature".into());
-            }
-        } else if a.amqp_url.is_none() {
-            if explicit {
-                return Err("no --amqp-url (or BENCH_AMQP_URL)".into());
-            }
-            eprintln!("janus-bench: no AMQP URL: RabbitMQ runs skipped");
-        } else {
-            out.push(Transport::Amqp);
+            out.push(t);
         }
     }
     if out.is_empty() {
-        return Err("nothing to run: give --ws-url, --http-url and/or --amqp-url".into());
+        return Err(
+            "nothing to run: give at least one of --ws-url, --http-url, --unix-url, --amqp-url"
+                .into(),
+        );
     }
     Ok(out)
 }
@@ -411,7 +434,12 @@ async fn bench(a: Args) -> Result<(), String> {
     }
 
     let mut summary: Vec<(String, Value)> = Vec::new();
-    for t in [Transport::Ws, Transport::Http, Transport::Amqp] {
+    for t in [
+        Transport::Ws,
+        Transport::Http,
+        Transport::Unix,
+        Transport::Amqp,
+    ] {
         for &w in &a.workers {
             for k in [ClientKind::Library, ClientKind::Minimal] {
                 let v = cpu
@@ -524,6 +552,32 @@ impl Ctx<'_> {
             }
             #[cfg(not(feature = "http"))]
             (Transport::Http, _) => failed("built without the `http` feature".into()),
+            #[cfg(feature = "unix")]
+            (Transport::Unix, ClientKind::Library) => {
+                match library::Library::connect(a.unix_url.as_deref().unwrap_or_default()).await {
+                    Ok(c) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close().await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(feature = "unix")]
+            (Transport::Unix, ClientKind::Minimal) => {
+                match minimal_unix::MinimalUnix::connect(a.unix_url.as_deref().unwrap_or_default())
+                    .await
+                {
+                    Ok((c, reader)) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close(reader).await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(not(feature = "unix"))]
+            (Transport::Unix, _) => failed("built without the `unix` feature".into()),
             #[cfg(feature = "amqp")]
             (Transport::Amqp, ClientKind::Library) => {
                 match library::Library::connect(a.amqp_url.as_deref().unwrap_or_default()).await {

@@ -12,7 +12,7 @@
 //!   transaction in a `std::sync::Mutex<HashMap<..>>`; `ack`s are skipped (`message`
 //!   completes on its `event`).
 
-use crate::minimal_ws::{data_id, expect};
+use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
 use crate::runner::Lifecycle;
 use futures::StreamExt;
 use lapin::options::{
@@ -21,7 +21,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,7 +136,8 @@ impl MinimalAmqp {
         }
     }
 
-    async fn call(
+    /// Publishes one request and waits for its answer (for `message`, its `event`).
+    async fn send_and_wait(
         &self,
         janus: &str,
         session: Option<u64>,
@@ -191,58 +192,23 @@ impl MinimalAmqp {
         }
         answer
     }
+}
 
-    async fn run_lifecycle(&self) -> Result<(), String> {
-        let created = expect(
-            self.call("create", None, None, None).await?,
-            "success",
-            "create",
-        )?;
-        let session = data_id(&created, "create")?;
-        let attached = expect(
-            self.call(
-                "attach",
-                Some(session),
-                None,
-                Some(("plugin", Value::from("janus.plugin.echotest"))),
-            )
-            .await?,
-            "success",
-            "attach",
-        )?;
-        let handle = data_id(&attached, "attach")?;
-        let event = expect(
-            self.call(
-                "message",
-                Some(session),
-                Some(handle),
-                Some(("body", json!({"audio": true}))),
-            )
-            .await?,
-            "event",
-            "message",
-        )?;
-        if event["plugindata"]["data"]["result"] != "ok" {
-            return Err(format!("message: unexpected answer {event}"));
-        }
-        expect(
-            self.call("detach", Some(session), Some(handle), None)
-                .await?,
-            "success",
-            "detach",
-        )?;
-        expect(
-            self.call("destroy", Some(session), None, None).await?,
-            "success",
-            "destroy",
-        )?;
-        Ok(())
+impl JanusCall for MinimalAmqp {
+    async fn call(
+        &self,
+        janus: &str,
+        session: Option<u64>,
+        handle: Option<u64>,
+        extra: Option<(&str, Value)>,
+    ) -> Result<Value, String> {
+        self.send_and_wait(janus, session, handle, extra).await
     }
 }
 
 impl Lifecycle for MinimalAmqp {
     async fn lifecycle(&self) -> Result<(), String> {
-        self.run_lifecycle().await
+        run_lifecycle(self).await
     }
 }
 

@@ -12,10 +12,11 @@
 //!   before the frame is sent, and `ack`s are skipped: the only request answered by an ack
 //!   here is `message`, which completes on its `event` (that may come before the ack: trap 3).
 
+use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
 use crate::runner::Lifecycle;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -158,7 +159,7 @@ impl MinimalWs {
     }
 
     /// Sends one request and waits for its answer (for `message`, its `event`).
-    async fn call(
+    async fn send_and_wait(
         &self,
         janus: &str,
         session: Option<u64>,
@@ -216,67 +217,23 @@ impl MinimalWs {
         guard.txn = None; // the reader removed it
         Ok(answer)
     }
+}
 
-    /// One full lifecycle; on a failure after `create`, tries to destroy the session.
-    async fn run_lifecycle(&self) -> Result<(), String> {
-        let created = expect(
-            self.call("create", None, None, None).await?,
-            "success",
-            "create",
-        )?;
-        let session = data_id(&created, "create")?;
-        let rest = self.after_create(session).await;
-        if rest.is_err() {
-            let _ = self.call("destroy", Some(session), None, None).await;
-        }
-        rest
-    }
-
-    async fn after_create(&self, session: u64) -> Result<(), String> {
-        let attached = expect(
-            self.call(
-                "attach",
-                Some(session),
-                None,
-                Some(("plugin", Value::from("janus.plugin.echotest"))),
-            )
-            .await?,
-            "success",
-            "attach",
-        )?;
-        let handle = data_id(&attached, "attach")?;
-        let event = expect(
-            self.call(
-                "message",
-                Some(session),
-                Some(handle),
-                Some(("body", json!({"audio": true}))),
-            )
-            .await?,
-            "event",
-            "message",
-        )?;
-        if event["plugindata"]["data"]["result"] != "ok" {
-            return Err(format!("message: unexpected answer {event}"));
-        }
-        expect(
-            self.call("detach", Some(session), Some(handle), None)
-                .await?,
-            "success",
-            "detach",
-        )?;
-        expect(
-            self.call("destroy", Some(session), None, None).await?,
-            "success",
-            "destroy",
-        )?;
-        Ok(())
+impl JanusCall for MinimalWs {
+    async fn call(
+        &self,
+        janus: &str,
+        session: Option<u64>,
+        handle: Option<u64>,
+        extra: Option<(&str, Value)>,
+    ) -> Result<Value, String> {
+        self.send_and_wait(janus, session, handle, extra).await
     }
 }
 
 impl Lifecycle for MinimalWs {
     async fn lifecycle(&self) -> Result<(), String> {
-        self.run_lifecycle().await
+        run_lifecycle(self).await
     }
 }
 

@@ -1,0 +1,179 @@
+//! A minimal hand-written Janus client over Janus' Unix socket (SOCK_SEQPACKET), with no
+//! library code: tokio-seqpacket and serde_json only.
+//!
+//! - ONE connection shared by every worker; each request is one packet, sent straight from
+//!   the worker's task (a SEQPACKET send is whole or nothing, so no lock is needed).
+//! - A reader task parses each packet and completes the request's `oneshot`, found by
+//!   transaction in a `std::sync::Mutex<HashMap<..>>`; it never waits for a writer, so
+//!   Janus (which writes its answers with blocking writes before it reads again) is always
+//!   drained. `ack`s are skipped: `message` completes on its `event`.
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_seqpacket::UnixSeqpacket;
+
+use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
+use crate::runner::Lifecycle;
+
+struct Shared {
+    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    closed: AtomicBool,
+}
+
+impl Shared {
+    fn fail_all(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn forget(&self, txn: &str) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(txn);
+    }
+}
+
+struct Inner {
+    socket: Arc<UnixSeqpacket>,
+    shared: Arc<Shared>,
+    next_txn: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct MinimalUnix {
+    inner: Arc<Inner>,
+}
+
+impl MinimalUnix {
+    /// Connects to `unix:///path/to/janus.sock`; returns the client and its reader task.
+    pub async fn connect(url: &str) -> Result<(MinimalUnix, JoinHandle<()>), String> {
+        let path = url
+            .strip_prefix("unix://")
+            .ok_or_else(|| format!("not a unix:// URL: {url}"))?;
+        let socket = Arc::new(
+            UnixSeqpacket::connect(path)
+                .await
+                .map_err(|e| format!("minimal Unix socket connect to {path}: {e}"))?,
+        );
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+        });
+        let reader = tokio::spawn(read_loop(socket.clone(), shared.clone()));
+        Ok((
+            MinimalUnix {
+                inner: Arc::new(Inner {
+                    socket,
+                    shared,
+                    next_txn: AtomicU64::new(1),
+                }),
+            },
+            reader,
+        ))
+    }
+
+    /// Closes the connection and waits (briefly) for the reader to see it.
+    pub async fn close(self, mut reader: JoinHandle<()>) {
+        let _ = self.inner.socket.shutdown(std::net::Shutdown::Both);
+        if tokio::time::timeout(Duration::from_secs(2), &mut reader)
+            .await
+            .is_err()
+        {
+            reader.abort();
+        }
+    }
+}
+
+impl JanusCall for MinimalUnix {
+    async fn call(
+        &self,
+        janus: &str,
+        session: Option<u64>,
+        handle: Option<u64>,
+        extra: Option<(&str, Value)>,
+    ) -> Result<Value, String> {
+        let txn = self
+            .inner
+            .next_txn
+            .fetch_add(1, Ordering::Relaxed)
+            .to_string();
+        let mut obj = Map::new();
+        obj.insert("janus".into(), Value::from(janus));
+        obj.insert("transaction".into(), Value::from(txn.as_str()));
+        if let Some(s) = session {
+            obj.insert("session_id".into(), Value::from(s));
+        }
+        if let Some(h) = handle {
+            obj.insert("handle_id".into(), Value::from(h));
+        }
+        if let Some((k, v)) = extra {
+            obj.insert(k.into(), v);
+        }
+        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let shared = &self.inner.shared;
+        let (tx, rx) = oneshot::channel();
+        shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(txn.clone(), tx);
+        if shared.closed.load(Ordering::SeqCst) {
+            shared.forget(&txn);
+            return Err(format!("{janus}: connection closed"));
+        }
+        if let Err(e) = self.inner.socket.send(text.as_bytes()).await {
+            shared.forget(&txn);
+            return Err(format!("{janus}: send: {e}"));
+        }
+        // Dropped by the runner's timeout: the entry goes with the next fail_all or stays
+        // until the connection closes (bounded by the requests of one run).
+        rx.await.map_err(|_| format!("{janus}: connection closed"))
+    }
+}
+
+impl Lifecycle for MinimalUnix {
+    async fn lifecycle(&self) -> Result<(), String> {
+        run_lifecycle(self).await
+    }
+}
+
+async fn read_loop(socket: Arc<UnixSeqpacket>, shared: Arc<Shared>) {
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match socket.recv(&mut buf).await {
+            Ok(info) if info.bytes_read() > 0 => info.bytes_read(),
+            _ => break,
+        };
+        let Some(packet) = buf.get(..n) else {
+            continue;
+        };
+        let Ok(value) = serde_json::from_slice::<Value>(packet) else {
+            eprintln!("janus-bench: minimal Unix client: unparsable packet");
+            continue;
+        };
+        if value["janus"] == "ack" {
+            continue;
+        }
+        let Some(txn) = value.get("transaction").and_then(Value::as_str) else {
+            continue;
+        };
+        let waiter = shared
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(txn);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(value);
+        }
+    }
+    shared.fail_all();
+}
