@@ -474,7 +474,7 @@ async fn exercise(config: Config, outcomes: &Outcomes) -> Result<(), TestCaseErr
                 );
                 let text = e.to_string();
                 prop_assert!(
-                    ["options.", "ws.", "http.", "tls_ca_file"]
+                    ["options.", "ws.", "http.", "mqtt.", "tls_ca_file"]
                         .iter()
                         .any(|p| text.contains(p)),
                     "the error names no option: {text}"

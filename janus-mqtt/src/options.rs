@@ -104,7 +104,7 @@ impl Default for MqttOptions {
             qos: 1,
             client_id: None,
             protocol: MqttVersion::V311,
-            keep_alive: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(5),
             max_message_bytes: 8 << 20,
             queue_capacity: 1024,
