@@ -9,6 +9,8 @@ mod library;
 mod memory;
 #[cfg(feature = "http")]
 mod minimal_http;
+#[cfg(feature = "mqtt")]
+mod minimal_mqtt;
 mod minimal_ws;
 mod runner;
 
@@ -25,8 +27,12 @@ usage: janus-bench [options]
   --ws-url URL              Janus WebSocket URL (default: $BENCH_WS_URL)
   --http-url URL            Janus HTTP base URL, e.g. http://127.0.0.1:8088/janus
                             (default: $BENCH_HTTP_URL; needs the `http` feature)
-  --transport ws|http|all   transports to run (default all: those with a URL; http only
-                            when built with the `http` feature)
+  --mqtt-url URL            Janus through an MQTT broker, mqtt://host:port?request_topic=..
+                            &response_topic=.. (default: $BENCH_MQTT_URL; needs the `mqtt`
+                            feature)
+  --transport ws|http|mqtt|all
+                            transports to run (default all: those with a URL; http and
+                            mqtt only when built with their feature)
   --workers LIST            comma-separated worker counts (default 1,16)
   --duration SECS           length of each measured run (default 5)
   --warmup SECS             unmeasured run before each measured one (default 1; 0 = none)
@@ -41,6 +47,7 @@ usage: janus-bench [options]
                             then dropped to measure what is left (default 10000; 0 = skip)
   --stress-ws-workers N     workers of the WebSocket stress run (default 256)
   --stress-http-workers N   workers of the HTTP stress run (default 64)
+  --stress-mqtt-workers N   workers of the MQTT stress run (default 64)
   --minimal-writer mutex|task
                             how the minimal WebSocket client writes (default task)
   --minimal-http-poll concurrent|after-ack
@@ -61,6 +68,7 @@ usage: janus-bench [options]
 enum Transport {
     Ws,
     Http,
+    Mqtt,
 }
 
 impl Transport {
@@ -68,6 +76,7 @@ impl Transport {
         match self {
             Transport::Ws => "ws",
             Transport::Http => "http",
+            Transport::Mqtt => "mqtt",
         }
     }
 }
@@ -90,6 +99,8 @@ impl ClientKind {
 struct Args {
     ws_url: Option<String>,
     http_url: Option<String>,
+    #[cfg_attr(not(feature = "mqtt"), allow(dead_code))]
+    mqtt_url: Option<String>,
     transport: Option<Transport>,
     workers: Vec<usize>,
     duration: Duration,
@@ -99,6 +110,7 @@ struct Args {
     stress: bool,
     stress_ws_workers: usize,
     stress_http_workers: usize,
+    stress_mqtt_workers: usize,
     idle_sessions: usize,
     writer: minimal_ws::WriterKind,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -131,6 +143,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         http_url: std::env::var("BENCH_HTTP_URL")
             .ok()
             .filter(|s| !s.is_empty()),
+        mqtt_url: std::env::var("BENCH_MQTT_URL")
+            .ok()
+            .filter(|s| !s.is_empty()),
         transport: None,
         workers: vec![1, 16],
         duration: Duration::from_secs(5),
@@ -140,6 +155,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         stress: true,
         stress_ws_workers: 256,
         stress_http_workers: 64,
+        stress_mqtt_workers: 64,
         idle_sessions: 10_000,
         writer: minimal_ws::WriterKind::Task,
         http_poll: "concurrent".into(),
@@ -163,12 +179,16 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "-h" | "--help" => return Ok(None),
             "--ws-url" => a.ws_url = Some(value()?),
             "--http-url" => a.http_url = Some(value()?),
+            "--mqtt-url" => a.mqtt_url = Some(value()?),
             "--transport" => {
                 a.transport = match value()?.as_str() {
                     "ws" => Some(Transport::Ws),
                     "http" => Some(Transport::Http),
+                    "mqtt" => Some(Transport::Mqtt),
                     "all" => None,
-                    other => return Err(format!("--transport: ws, http or all, not {other:?}")),
+                    other => {
+                        return Err(format!("--transport: ws, http, mqtt or all, not {other:?}"))
+                    }
                 }
             }
             "--workers" => {
@@ -192,6 +212,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--no-stress" => a.stress = false,
             "--stress-ws-workers" => a.stress_ws_workers = count(&flag, &value()?)?,
             "--stress-http-workers" => a.stress_http_workers = count(&flag, &value()?)?,
+            "--stress-mqtt-workers" => a.stress_mqtt_workers = count(&flag, &value()?)?,
             "--idle-sessions" => {
                 let v = value()?;
                 a.idle_sessions = v
@@ -243,8 +264,23 @@ fn transports(a: &Args) -> Result<Vec<Transport>, String> {
             out.push(Transport::Http);
         }
     }
+    if matches!(a.transport, None | Some(Transport::Mqtt)) {
+        let explicit = a.transport.is_some();
+        if !cfg!(feature = "mqtt") {
+            if explicit {
+                return Err("built without the `mqtt` feature".into());
+            }
+        } else if a.mqtt_url.is_none() {
+            if explicit {
+                return Err("no --mqtt-url (or BENCH_MQTT_URL)".into());
+            }
+            eprintln!("janus-bench: no MQTT URL: MQTT runs skipped");
+        } else {
+            out.push(Transport::Mqtt);
+        }
+    }
     if out.is_empty() {
-        return Err("nothing to run: give --ws-url and/or --http-url".into());
+        return Err("nothing to run: give --ws-url, --http-url and/or --mqtt-url".into());
     }
     Ok(out)
 }
@@ -341,6 +377,7 @@ async fn bench(a: Args) -> Result<(), String> {
         for (t, w) in [
             (Transport::Ws, a.stress_ws_workers),
             (Transport::Http, a.stress_http_workers),
+            (Transport::Mqtt, a.stress_mqtt_workers),
         ] {
             let key = format!("{}_w{w}_errors", t.name());
             if transports.contains(&t) {
@@ -381,7 +418,7 @@ async fn bench(a: Args) -> Result<(), String> {
     }
 
     let mut summary: Vec<(String, Value)> = Vec::new();
-    for t in [Transport::Ws, Transport::Http] {
+    for t in [Transport::Ws, Transport::Http, Transport::Mqtt] {
         for &w in &a.workers {
             for k in [ClientKind::Library, ClientKind::Minimal] {
                 let v = cpu
@@ -494,6 +531,31 @@ impl Ctx<'_> {
             }
             #[cfg(not(feature = "http"))]
             (Transport::Http, _) => failed("built without the `http` feature".into()),
+            #[cfg(feature = "mqtt")]
+            (Transport::Mqtt, ClientKind::Library) => {
+                match library::Library::connect(a.mqtt_url.as_deref().unwrap_or_default()).await {
+                    Ok(c) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close().await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(feature = "mqtt")]
+            (Transport::Mqtt, ClientKind::Minimal) => {
+                let url = a.mqtt_url.as_deref().unwrap_or_default();
+                match minimal_mqtt::MinimalMqtt::connect(url).await {
+                    Ok((c, tasks)) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close(tasks).await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(not(feature = "mqtt"))]
+            (Transport::Mqtt, _) => failed("built without the `mqtt` feature".into()),
         }
     }
 
