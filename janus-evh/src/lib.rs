@@ -1,0 +1,39 @@
+//! Typed events from Janus' event handlers.
+//!
+//! With `broadcast = true` in `janus.jcfg`, Janus reports what happens to sessions, handles,
+//! PeerConnections and media to its event handlers: `wsevh` (Janus connects to a WebSocket
+//! server of yours), `sampleevh` (Janus POSTs to an HTTP server of yours), `rabbitmqevh` and
+//! `mqttevh` (Janus publishes to a broker). This crate reads what they deliver:
+//! [`decode`] turns one delivery (an object, or an array of them) into [`Event`]s whose
+//! [`EventBody`] says what happened, typed for every type and subtype Janus 1.1.2 emits,
+//! with the JSON kept whole in [`Event::raw`] and an `Other` variant for anything newer.
+//!
+//! Session and handle ids are `janus_core`'s [`SessionId`](janus_core::SessionId) and
+//! [`HandleId`](janus_core::HandleId), so events join the sessions and handles a
+//! `janus_core::Client` holds (`session.id()`, `handle.id()`) directly; with several Janus
+//! instances, [`Event::emitter`] (Janus' `server_name`) says which one sent it.
+//!
+//! ```
+//! use janus_evh::{decode, EventBody, MediaEvent};
+//!
+//! let delivery = r#"{"emitter":"janus-1","type":32,"subtype":3,"session_id":1,"handle_id":2,
+//!     "event":{"mid":"0","media":"audio","rtt":12,"lost":3,"packets-received":500}}"#;
+//! for event in decode(delivery)?.events {
+//!     if let EventBody::Media(MediaEvent::Stats(stats)) = &event.body {
+//!         for s in stats {
+//!             println!("{:?} handle {:?}: rtt {:?} ms, lost {:?}", event.emitter, event.handle_id, s.rtt, s.lost);
+//!         }
+//!     }
+//! }
+//! # Ok::<(), janus_evh::DecodeError>(())
+//! ```
+#![warn(missing_docs)]
+
+mod decode;
+mod event;
+
+pub use decode::{decode, event_from_value, Batch, DecodeError};
+pub use event::{
+    types, Component, ConnectionChange, CoreEvent, Event, EventBody, HandleAction, JsepOwner,
+    MediaEvent, MediaStats, SessionAction, WebRtcEvent,
+};
