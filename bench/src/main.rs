@@ -12,6 +12,8 @@ mod minimal_amqp;
 #[cfg(feature = "http")]
 mod minimal_http;
 mod minimal_lifecycle;
+#[cfg(feature = "mqtt")]
+mod minimal_mqtt;
 #[cfg(feature = "unix")]
 mod minimal_unix;
 mod minimal_ws;
@@ -34,7 +36,10 @@ usage: janus-bench [options]
                             (default: $BENCH_AMQP_URL; needs the `amqp` feature)
   --unix-url URL            Janus' Unix socket, unix:///path/to/janus.sock (SOCK_SEQPACKET)
                             (default: $BENCH_UNIX_URL; needs the `unix` feature)
-  --transport ws|http|unix|amqp|all
+  --mqtt-url URL            Janus through an MQTT broker, mqtt://host:port?request_topic=..
+                            &response_topic=.. (default: $BENCH_MQTT_URL; needs the `mqtt`
+                            feature)
+  --transport ws|http|unix|mqtt|amqp|all
                             transports to run (default all: those with a URL; http and
                             amqp only when built with their feature)
   --workers LIST            comma-separated worker counts (default 1,16)
@@ -51,6 +56,8 @@ usage: janus-bench [options]
                             then dropped to measure what is left (default 10000; 0 = skip)
   --stress-ws-workers N     workers of the WebSocket stress run (default 256)
   --stress-http-workers N   workers of the HTTP stress run (default 64)
+  --stress-broker-workers N workers of the Unix socket, MQTT and RabbitMQ stress runs
+                            (default 64)
   --minimal-writer mutex|task
                             how the minimal WebSocket client writes (default task)
   --minimal-http-poll concurrent|after-ack
@@ -72,6 +79,7 @@ enum Transport {
     Ws,
     Http,
     Unix,
+    Mqtt,
     Amqp,
 }
 
@@ -81,6 +89,7 @@ impl Transport {
             Transport::Ws => "ws",
             Transport::Http => "http",
             Transport::Unix => "unix",
+            Transport::Mqtt => "mqtt",
             Transport::Amqp => "amqp",
         }
     }
@@ -105,6 +114,7 @@ struct Args {
     ws_url: Option<String>,
     http_url: Option<String>,
     unix_url: Option<String>,
+    mqtt_url: Option<String>,
     amqp_url: Option<String>,
     transport: Option<Transport>,
     workers: Vec<usize>,
@@ -115,6 +125,7 @@ struct Args {
     stress: bool,
     stress_ws_workers: usize,
     stress_http_workers: usize,
+    stress_broker_workers: usize,
     idle_sessions: usize,
     writer: minimal_ws::WriterKind,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -150,6 +161,9 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         unix_url: std::env::var("BENCH_UNIX_URL")
             .ok()
             .filter(|s| !s.is_empty()),
+        mqtt_url: std::env::var("BENCH_MQTT_URL")
+            .ok()
+            .filter(|s| !s.is_empty()),
         amqp_url: std::env::var("BENCH_AMQP_URL")
             .ok()
             .filter(|s| !s.is_empty()),
@@ -162,6 +176,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         stress: true,
         stress_ws_workers: 256,
         stress_http_workers: 64,
+        stress_broker_workers: 64,
         idle_sessions: 10_000,
         writer: minimal_ws::WriterKind::Task,
         http_poll: "concurrent".into(),
@@ -186,17 +201,19 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--ws-url" => a.ws_url = Some(value()?),
             "--http-url" => a.http_url = Some(value()?),
             "--unix-url" => a.unix_url = Some(value()?),
+            "--mqtt-url" => a.mqtt_url = Some(value()?),
             "--amqp-url" => a.amqp_url = Some(value()?),
             "--transport" => {
                 a.transport = match value()?.as_str() {
                     "ws" => Some(Transport::Ws),
                     "http" => Some(Transport::Http),
                     "unix" => Some(Transport::Unix),
+                    "mqtt" => Some(Transport::Mqtt),
                     "amqp" => Some(Transport::Amqp),
                     "all" => None,
                     other => {
                         return Err(format!(
-                            "--transport: ws, http, unix, amqp or all, not {other:?}"
+                            "--transport: ws, http, unix, mqtt, amqp or all, not {other:?}"
                         ))
                     }
                 }
@@ -222,6 +239,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--no-stress" => a.stress = false,
             "--stress-ws-workers" => a.stress_ws_workers = count(&flag, &value()?)?,
             "--stress-http-workers" => a.stress_http_workers = count(&flag, &value()?)?,
+            "--stress-broker-workers" => a.stress_broker_workers = count(&flag, &value()?)?,
             "--idle-sessions" => {
                 let v = value()?;
                 a.idle_sessions = v
@@ -265,6 +283,12 @@ fn transports(a: &Args) -> Result<Vec<Transport>, String> {
             "--unix-url (or BENCH_UNIX_URL)",
         ),
         (
+            Transport::Mqtt,
+            cfg!(feature = "mqtt"),
+            &a.mqtt_url,
+            "--mqtt-url (or BENCH_MQTT_URL)",
+        ),
+        (
             Transport::Amqp,
             cfg!(feature = "amqp"),
             &a.amqp_url,
@@ -295,7 +319,8 @@ fn transports(a: &Args) -> Result<Vec<Transport>, String> {
     }
     if out.is_empty() {
         return Err(
-            "nothing to run: give at least one of --ws-url, --http-url, --unix-url, --amqp-url"
+            "nothing to run: give at least one of --ws-url, --http-url, --unix-url, --mqtt-url \
+             or --amqp-url"
                 .into(),
         );
     }
@@ -394,6 +419,9 @@ async fn bench(a: Args) -> Result<(), String> {
         for (t, w) in [
             (Transport::Ws, a.stress_ws_workers),
             (Transport::Http, a.stress_http_workers),
+            (Transport::Unix, a.stress_broker_workers),
+            (Transport::Mqtt, a.stress_broker_workers),
+            (Transport::Amqp, a.stress_broker_workers),
         ] {
             let key = format!("{}_w{w}_errors", t.name());
             if transports.contains(&t) {
@@ -438,6 +466,7 @@ async fn bench(a: Args) -> Result<(), String> {
         Transport::Ws,
         Transport::Http,
         Transport::Unix,
+        Transport::Mqtt,
         Transport::Amqp,
     ] {
         for &w in &a.workers {
@@ -578,6 +607,31 @@ impl Ctx<'_> {
             }
             #[cfg(not(feature = "unix"))]
             (Transport::Unix, _) => failed("built without the `unix` feature".into()),
+            #[cfg(feature = "mqtt")]
+            (Transport::Mqtt, ClientKind::Library) => {
+                match library::Library::connect(a.mqtt_url.as_deref().unwrap_or_default()).await {
+                    Ok(c) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close().await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(feature = "mqtt")]
+            (Transport::Mqtt, ClientKind::Minimal) => {
+                let url = a.mqtt_url.as_deref().unwrap_or_default();
+                match minimal_mqtt::MinimalMqtt::connect(url).await {
+                    Ok((c, tasks)) => {
+                        let r = self.measure(&c, workers).await;
+                        c.close(tasks).await;
+                        r
+                    }
+                    Err(e) => failed(e),
+                }
+            }
+            #[cfg(not(feature = "mqtt"))]
+            (Transport::Mqtt, _) => failed("built without the `mqtt` feature".into()),
             #[cfg(feature = "amqp")]
             (Transport::Amqp, ClientKind::Library) => {
                 match library::Library::connect(a.amqp_url.as_deref().unwrap_or_default()).await {

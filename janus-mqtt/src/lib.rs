@@ -246,7 +246,8 @@ impl MqttConnector {
             }
             MqttVersion::V5 => {
                 let mut m = rumqttc::v5::MqttOptions::new(&self.client_id, &self.host, self.port);
-                m.set_keep_alive(Duration::from_secs(o.keep_alive.as_secs()))
+                // rumqttc's MQTT 5 client takes no keep-alive under 5 s (it panics).
+                m.set_keep_alive(Duration::from_secs(o.keep_alive.as_secs().max(5)))
                     .set_clean_start(true)
                     .set_max_packet_size(Some(o.max_packet_bytes() as u32))
                     .set_outgoing_inflight_upper_limit(o.max_inflight)
@@ -475,5 +476,19 @@ mod tests {
             "{e}"
         );
         assert!(!e.is_unauthorized());
+        // MQTT 5 with the shortest keep-alive: an error too, no panic.
+        let o = MqttOptions {
+            protocol: MqttVersion::V5,
+            keep_alive: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let c = MqttConnector::new(format!("mqtt://127.0.0.1:{port}").parse().unwrap(), o).unwrap();
+        let Err(e) = c.connect().await else {
+            panic!("connected to a closed port")
+        };
+        assert!(
+            e.to_string().contains("cannot reach the MQTT broker"),
+            "{e}"
+        );
     }
 }

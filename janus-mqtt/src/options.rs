@@ -70,7 +70,7 @@ pub struct MqttOptions {
     pub protocol: MqttVersion,
     /// How often the client pings the broker; a broker that does not answer within another
     /// such interval is taken as gone (the client reconnects). 1 s to 65,535 s (whole
-    /// seconds are sent).
+    /// seconds are sent); with MQTT 5 at least 5 s is used (rumqttc's floor there).
     #[serde(with = "humantime_serde")]
     pub keep_alive: Duration,
     /// The bound on connecting: TCP (and TLS), CONNACK and SUBACK. More than zero, at most
@@ -104,7 +104,7 @@ impl Default for MqttOptions {
             qos: 1,
             client_id: None,
             protocol: MqttVersion::V311,
-            keep_alive: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(5),
             max_message_bytes: 8 << 20,
             queue_capacity: 1024,
