@@ -391,6 +391,51 @@ async fn shared_sessions_are_checked_with_a_keepalive_not_claimed_after_a_reconn
 }
 
 #[tokio::test]
+async fn a_shared_session_whose_check_times_out_stays_until_a_keepalive_says_otherwise() {
+    let janus = MockJanus::new();
+    janus.shared_sessions(true);
+    let mut options = fast_reconnect();
+    options.request_timeout = Duration::from_millis(300);
+    options.keepalive_interval = Duration::from_millis(200);
+    let client = Client::connect(janus.connector(), options).await.unwrap();
+    let s = client.create_session().await.unwrap();
+    let h = s.attach(ECHO).await.unwrap();
+    let mut sev = s.events();
+    // The check after the reconnect goes unanswered (a broker back before Janus).
+    janus.drop_next("keepalive", 1);
+    janus.close_connections();
+    let mut state = client.connection_state();
+    let recovered = tokio::time::timeout(
+        Duration::from_secs(5),
+        state.wait_for(|s| *s == ConnectionState::Reconnected),
+    )
+    .await;
+    assert!(recovered.is_ok(), "the reconnect completes");
+    // Keepalives go on and are answered: the session is still there and usable.
+    let before = janus.keepalives(s.id().0);
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        while janus.keepalives(s.id().0) <= before {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        answered.is_ok(),
+        "keepalives go on after the unanswered check"
+    );
+    h.message(json!({})).await.unwrap();
+    assert_eq!(client.stats().sessions, 1);
+    // Nothing said the session was lost.
+    assert!(
+        !matches!(
+            sev.recv().now_or_never(),
+            Some(Some(SessionEvent::Closed(_)))
+        ),
+        "the session was not closed"
+    );
+}
+
+#[tokio::test]
 async fn a_shared_session_gone_during_the_outage_is_reported_lost() {
     let janus = MockJanus::new();
     janus.shared_sessions(true);

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::decode::Incoming;
 use crate::events::EventSender;
@@ -238,7 +238,9 @@ impl Registry {
         }
         self.unroutable_events += 1;
         if msg.janus == "error" {
-            warn!(error = %msg.core_error(), "Janus reported an error with no transaction");
+            // Janus answers a request it cannot parse without a transaction. Over a broker
+            // every client receives that answer, whoever sent the request: not a warning.
+            debug!(error = %msg.core_error(), "Janus reported an error with no transaction");
         } else {
             debug!(janus = %msg.janus, "message with no session dropped");
         }

@@ -10,6 +10,7 @@ use crate::decode::Incoming;
 use crate::error::{codes, Error, ErrorKind};
 use crate::protocol::{CloseReason, HandleId, SessionEvent, SessionId};
 use crate::registry::{HandleEntry, Reattach, Registry};
+use crate::request::Verb;
 use crate::stats::{Stats, StatsCell};
 use crate::table::Table;
 use crate::transactions::{Match, Pending, Purpose, Transactions};
@@ -258,6 +259,14 @@ impl State {
             // policy decides, as for a failed claim.
             Purpose::Keepalive { session } if code == Some(codes::SESSION_NOT_FOUND) => {
                 self.session_lost(*session, err.to_string(), true);
+            }
+            // Where sessions belong to no connection the check after a reconnect is a
+            // keepalive: one that got no answer in time proves nothing (a broker that just
+            // came back may not have Janus subscribed again yet). The session stays; the
+            // next keepalive tells, and a "No such session" then reports it lost.
+            Purpose::Claim { session } if p.verb == Verb::Keepalive && err.is_timeout() => {
+                warn!(session = %session, error = %err, "no answer to the check after a reconnect; the session stays");
+                self.effects.push(Effect::RecoveryStep);
             }
             Purpose::Claim { session } => {
                 warn!(session = %session, error = %err, "claim failed");
