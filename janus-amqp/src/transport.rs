@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use janus_core::{Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
 use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use lapin::types::ShortString;
@@ -18,8 +18,17 @@ use tracing::{debug, trace, warn};
 
 use crate::AmqpOptions;
 
-/// What a publish came to: the transaction it carried, and the broker's confirmation.
-type Confirmed = (Publish, Result<Confirmation, lapin::Error>);
+/// What a publish came to: the request, and what became of it.
+type Confirmed = (Publish, Outcome);
+
+/// What became of one publish.
+enum Outcome {
+    /// Its frames never reached the broker's connection (the channel is closing): it did
+    /// not reach Janus either.
+    NotSent(lapin::Error),
+    /// Sent; the broker's confirmation (or why none will come).
+    Sent(Result<Confirmation, lapin::Error>),
+}
 
 /// One request as published, kept until the broker confirms it (to publish it again when
 /// no queue took it).
@@ -104,7 +113,17 @@ impl AmqpTransport {
         self.reply_queue.as_str()
     }
 
-    fn confirmed(&mut self, (publish, result): Confirmed) -> Option<TransportEvent> {
+    fn confirmed(&mut self, (publish, outcome): Confirmed) -> Option<TransportEvent> {
+        let result = match outcome {
+            Outcome::Sent(result) => result,
+            Outcome::NotSent(e) => {
+                return Some(TransportEvent::RequestFailed {
+                    transaction: publish.transaction,
+                    error: Error::transport_closed(format!("publish failed: {e}"), true)
+                        .with_source(e),
+                })
+            }
+        };
         match result {
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => None,
             Ok(Confirmation::Ack(Some(_))) => {
@@ -264,29 +283,47 @@ impl Transport for AmqpTransport {
             return Ok(());
         }
         let properties = self.properties(&msg.transaction);
-        let confirm = self
-            .channel
-            .basic_publish(
-                "".into(),
-                self.request_queue.clone(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    immediate: false,
-                },
-                json.as_bytes(),
-                properties,
-            )
-            .await
-            .map_err(|e| {
-                Error::transport_closed(format!("publish failed: {e}"), false).with_source(e)
-            })?;
         let publish = Publish {
             transaction: msg.transaction,
             json: json.into_bytes(),
             deadline: msg.deadline,
         };
-        self.confirms
-            .push(Box::pin(async move { (publish, confirm.await) }));
+        // Not awaited here: lapin's publish resolves once its I/O task has written the
+        // frames, and waiting for that in the connection task would hold up every other
+        // request and reply for a task switch each. The future's first poll (in `flush`,
+        // in the order of the sends) hands the frames over; its end is the confirmation.
+        let channel = self.channel.clone();
+        let queue = self.request_queue.clone();
+        self.confirms.push(Box::pin(async move {
+            let sent = channel
+                .basic_publish(
+                    "".into(),
+                    queue,
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
+                    &publish.json,
+                    properties,
+                )
+                .await;
+            let outcome = match sent {
+                Ok(confirm) => Outcome::Sent(confirm.await),
+                Err(e) => Outcome::NotSent(e),
+            };
+            (publish, outcome)
+        }));
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Error> {
+        // Starts the publishes `send` queued, in order: each one's first poll hands its
+        // frames to lapin. What completes already (a confirmation) is handed out by `recv`.
+        while let Some(Some(done)) = self.confirms.next().now_or_never() {
+            if let Some(ev) = self.confirmed(done) {
+                self.ready.push_back(ev);
+            }
+        }
         Ok(())
     }
 
