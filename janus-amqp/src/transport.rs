@@ -26,8 +26,9 @@ enum Outcome {
     /// Its frames never reached the broker's connection (the channel is closing): it did
     /// not reach Janus either.
     NotSent(lapin::Error),
-    /// Sent; the broker's confirmation (or why none will come).
-    Sent(Result<Confirmation, lapin::Error>),
+    /// Sent; the broker's confirmation (or why none will come). Boxed: a confirmation
+    /// (which may hold a returned message) is large, and most of these wait in `confirms`.
+    Sent(Box<Result<Confirmation, lapin::Error>>),
 }
 
 /// One request as published, kept until the broker confirms it (to publish it again when
@@ -115,7 +116,7 @@ impl AmqpTransport {
 
     fn confirmed(&mut self, (publish, outcome): Confirmed) -> Option<TransportEvent> {
         let result = match outcome {
-            Outcome::Sent(result) => result,
+            Outcome::Sent(result) => *result,
             Outcome::NotSent(e) => {
                 return Some(TransportEvent::RequestFailed {
                     transaction: publish.transaction,
@@ -308,7 +309,7 @@ impl Transport for AmqpTransport {
                 )
                 .await;
             let outcome = match sent {
-                Ok(confirm) => Outcome::Sent(confirm.await),
+                Ok(confirm) => Outcome::Sent(Box::new(confirm.await)),
                 Err(e) => Outcome::NotSent(e),
             };
             (publish, outcome)
