@@ -12,8 +12,7 @@
 //!   transaction in a `std::sync::Mutex<HashMap<..>>`; `ack`s are skipped (`message`
 //!   completes on its `event`).
 
-use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
-use crate::runner::Lifecycle;
+use crate::minimal_lifecycle::{request_text, JanusCall};
 use futures::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
@@ -21,7 +20,7 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -135,9 +134,11 @@ impl MinimalAmqp {
             eprintln!("janus-bench: minimal amqp reader still running at close");
         }
     }
+}
 
+impl JanusCall for MinimalAmqp {
     /// Publishes one request and waits for its answer (for `message`, its `event`).
-    async fn send_and_wait(
+    async fn call(
         &self,
         janus: &str,
         session: Option<u64>,
@@ -150,19 +151,7 @@ impl MinimalAmqp {
             inner.prefix,
             inner.next_txn.fetch_add(1, Ordering::Relaxed)
         );
-        let mut obj = Map::new();
-        obj.insert("janus".into(), Value::from(janus));
-        obj.insert("transaction".into(), Value::from(txn.as_str()));
-        if let Some(s) = session {
-            obj.insert("session_id".into(), Value::from(s));
-        }
-        if let Some(h) = handle {
-            obj.insert("handle_id".into(), Value::from(h));
-        }
-        if let Some((k, v)) = extra {
-            obj.insert(k.into(), v);
-        }
-        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let text = request_text(janus, &txn, session, handle, extra)?;
         let (tx, rx) = oneshot::channel();
         inner
             .pending
@@ -191,24 +180,6 @@ impl MinimalAmqp {
                 .remove(&txn);
         }
         answer
-    }
-}
-
-impl JanusCall for MinimalAmqp {
-    async fn call(
-        &self,
-        janus: &str,
-        session: Option<u64>,
-        handle: Option<u64>,
-        extra: Option<(&str, Value)>,
-    ) -> Result<Value, String> {
-        self.send_and_wait(janus, session, handle, extra).await
-    }
-}
-
-impl Lifecycle for MinimalAmqp {
-    async fn lifecycle(&self) -> Result<(), String> {
-        run_lifecycle(self).await
     }
 }
 

@@ -12,10 +12,9 @@
 //!   ack here is `message`, which completes on its `event`).
 //! - Before the run it pings Janus until the `pong` comes, as the library does.
 
-use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
-use crate::runner::Lifecycle;
+use crate::minimal_lifecycle::{request_text, JanusCall};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -130,9 +129,11 @@ impl MinimalMqtt {
             eprintln!("janus-bench: minimal MQTT reader did not end");
         }
     }
+}
 
+impl JanusCall for MinimalMqtt {
     /// Publishes one request and waits for its answer (for `message`, its `event`).
-    async fn send_and_wait(
+    async fn call(
         &self,
         janus: &str,
         session: Option<u64>,
@@ -141,19 +142,7 @@ impl MinimalMqtt {
     ) -> Result<Value, String> {
         let n = self.inner.next_txn.fetch_add(1, Ordering::Relaxed);
         let txn = format!("{}{n}", self.inner.prefix);
-        let mut obj = Map::new();
-        obj.insert("janus".into(), Value::from(janus));
-        obj.insert("transaction".into(), Value::from(txn.as_str()));
-        if let Some(s) = session {
-            obj.insert("session_id".into(), Value::from(s));
-        }
-        if let Some(h) = handle {
-            obj.insert("handle_id".into(), Value::from(h));
-        }
-        if let Some((k, v)) = extra {
-            obj.insert(k.into(), v);
-        }
-        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let text = request_text(janus, &txn, session, handle, extra)?;
         let (tx, rx) = oneshot::channel();
         let shared = &self.inner.shared;
         shared
@@ -178,24 +167,6 @@ impl MinimalMqtt {
             .map_err(|_| format!("{janus}: connection closed"))?;
         guard.txn = None;
         Ok(answer)
-    }
-}
-
-impl JanusCall for MinimalMqtt {
-    async fn call(
-        &self,
-        janus: &str,
-        session: Option<u64>,
-        handle: Option<u64>,
-        extra: Option<(&str, Value)>,
-    ) -> Result<Value, String> {
-        self.send_and_wait(janus, session, handle, extra).await
-    }
-}
-
-impl Lifecycle for MinimalMqtt {
-    async fn lifecycle(&self) -> Result<(), String> {
-        run_lifecycle(self).await
     }
 }
 

@@ -8,7 +8,7 @@
 //!   Janus (which writes its answers with blocking writes before it reads again) is always
 //!   drained. `ack`s are skipped: `message` completes on its `event`.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,8 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_seqpacket::UnixSeqpacket;
 
-use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
-use crate::runner::Lifecycle;
+use crate::minimal_lifecycle::{request_text, JanusCall};
 
 struct Shared {
     pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
@@ -106,19 +105,7 @@ impl JanusCall for MinimalUnix {
             .next_txn
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
-        let mut obj = Map::new();
-        obj.insert("janus".into(), Value::from(janus));
-        obj.insert("transaction".into(), Value::from(txn.as_str()));
-        if let Some(s) = session {
-            obj.insert("session_id".into(), Value::from(s));
-        }
-        if let Some(h) = handle {
-            obj.insert("handle_id".into(), Value::from(h));
-        }
-        if let Some((k, v)) = extra {
-            obj.insert(k.into(), v);
-        }
-        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let text = request_text(janus, &txn, session, handle, extra)?;
         let shared = &self.inner.shared;
         let (tx, rx) = oneshot::channel();
         shared
@@ -137,12 +124,6 @@ impl JanusCall for MinimalUnix {
         // Dropped by the runner's timeout: the entry goes with the next fail_all or stays
         // until the connection closes (bounded by the requests of one run).
         rx.await.map_err(|_| format!("{janus}: connection closed"))
-    }
-}
-
-impl Lifecycle for MinimalUnix {
-    async fn lifecycle(&self) -> Result<(), String> {
-        run_lifecycle(self).await
     }
 }
 

@@ -12,11 +12,10 @@
 //!   before the frame is sent, and `ack`s are skipped: the only request answered by an ack
 //!   here is `message`, which completes on its `event` (that may come before the ack: trap 3).
 
-use crate::minimal_lifecycle::{run_lifecycle, JanusCall};
-use crate::runner::Lifecycle;
+use crate::minimal_lifecycle::{request_text, JanusCall};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -157,9 +156,11 @@ impl MinimalWs {
             tasks.reader.abort();
         }
     }
+}
 
+impl JanusCall for MinimalWs {
     /// Sends one request and waits for its answer (for `message`, its `event`).
-    async fn send_and_wait(
+    async fn call(
         &self,
         janus: &str,
         session: Option<u64>,
@@ -171,19 +172,7 @@ impl MinimalWs {
             .next_txn
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
-        let mut obj = Map::new();
-        obj.insert("janus".into(), Value::from(janus));
-        obj.insert("transaction".into(), Value::from(txn.as_str()));
-        if let Some(s) = session {
-            obj.insert("session_id".into(), Value::from(s));
-        }
-        if let Some(h) = handle {
-            obj.insert("handle_id".into(), Value::from(h));
-        }
-        if let Some((k, v)) = extra {
-            obj.insert(k.into(), v);
-        }
-        let text = serde_json::to_string(&Value::Object(obj)).map_err(|e| e.to_string())?;
+        let text = request_text(janus, &txn, session, handle, extra)?;
 
         let (tx, rx) = oneshot::channel();
         let shared = &self.inner.shared;
@@ -216,24 +205,6 @@ impl MinimalWs {
             .map_err(|_| format!("{janus}: connection closed"))?;
         guard.txn = None; // the reader removed it
         Ok(answer)
-    }
-}
-
-impl JanusCall for MinimalWs {
-    async fn call(
-        &self,
-        janus: &str,
-        session: Option<u64>,
-        handle: Option<u64>,
-        extra: Option<(&str, Value)>,
-    ) -> Result<Value, String> {
-        self.send_and_wait(janus, session, handle, extra).await
-    }
-}
-
-impl Lifecycle for MinimalWs {
-    async fn lifecycle(&self) -> Result<(), String> {
-        run_lifecycle(self).await
     }
 }
 
