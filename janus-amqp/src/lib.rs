@@ -46,6 +46,7 @@ use tracing::{debug, warn};
 use url::Url;
 
 mod options;
+mod publish;
 mod transport;
 
 pub use options::AmqpOptions;

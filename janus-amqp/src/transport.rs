@@ -2,42 +2,23 @@
 //! read from the client's own queue.
 
 use async_trait::async_trait;
-use futures::future::BoxFuture;
+use futures::future::poll_fn;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use janus_core::{Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
+use janus_core::{DirectSend, Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
 use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use lapin::types::ShortString;
 use lapin::Acker;
 use lapin::Confirmation;
 use lapin::{BasicProperties, Channel, Connection, Consumer};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{debug, trace, warn};
 
+use crate::publish::{Confirmed, Outcome, Publish, PublishFuture, Publisher};
 use crate::AmqpOptions;
-
-/// What a publish came to: the request, and what became of it.
-type Confirmed = (Publish, Outcome);
-
-/// What became of one publish.
-enum Outcome {
-    /// Its frames never reached the broker's connection (the channel is closing): it did
-    /// not reach Janus either.
-    NotSent(lapin::Error),
-    /// Sent; the broker's confirmation (or why none will come). Boxed: a confirmation
-    /// (which may hold a returned message) is large, and most of these wait in `confirms`.
-    Sent(Box<Result<Confirmation, lapin::Error>>),
-}
-
-/// One request as published, kept until the broker confirms it (to publish it again when
-/// no queue took it).
-struct Publish {
-    transaction: String,
-    json: Vec<u8>,
-    deadline: Option<tokio::time::Instant>,
-}
 
 /// How long a request without a deadline is published again before it fails.
 const NO_DEADLINE_RETRY: Duration = Duration::from_secs(30);
@@ -105,11 +86,10 @@ impl<A> Unacked<A> {
 /// reconnect, never claimed.
 pub struct AmqpTransport {
     connection: Connection,
-    channel: Channel,
     consumer: Consumer,
-    request_queue: ShortString,
-    reply_queue: ShortString,
-    confirms: FuturesUnordered<BoxFuture<'static, Confirmed>>,
+    /// Publishes requests (shared with callers as the direct path).
+    publisher: Arc<Publisher>,
+    confirms: FuturesUnordered<PublishFuture>,
     /// Requests no queue took, being published again (aborted with the transport).
     retries: tokio::task::JoinSet<Option<TransportEvent>>,
     /// Whether a request was returned already (said once, as a warning).
@@ -121,14 +101,13 @@ pub struct AmqpTransport {
     acks: mpsc::Sender<Acker>,
     unacked: Unacked,
     max_message_bytes: usize,
-    max_request_bytes: usize,
 }
 
 impl std::fmt::Debug for AmqpTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AmqpTransport")
-            .field("request_queue", &self.request_queue.as_str())
-            .field("reply_queue", &self.reply_queue.as_str())
+            .field("request_queue", &self.publisher.request_queue().as_str())
+            .field("reply_queue", &self.publisher.reply_queue().as_str())
             .finish()
     }
 }
@@ -145,10 +124,13 @@ impl AmqpTransport {
         tokio::spawn(acknowledge(rx));
         AmqpTransport {
             connection,
-            channel,
             consumer,
-            request_queue: options.request_queue().into(),
-            reply_queue,
+            publisher: Arc::new(Publisher::new(
+                channel,
+                options.request_queue().into(),
+                reply_queue,
+                options.max_request_bytes,
+            )),
             confirms: FuturesUnordered::new(),
             retries: tokio::task::JoinSet::new(),
             warned: false,
@@ -156,13 +138,12 @@ impl AmqpTransport {
             acks,
             unacked: Unacked::new(options.prefetch),
             max_message_bytes: options.max_message_bytes,
-            max_request_bytes: options.max_request_bytes,
         }
     }
 
     /// The name of this client's queue (the broker's, when it named it).
     pub fn reply_queue(&self) -> &str {
-        self.reply_queue.as_str()
+        self.publisher.reply_queue().as_str()
     }
 
     fn confirmed(&mut self, (publish, outcome): Confirmed) -> Option<TransportEvent> {
@@ -179,7 +160,7 @@ impl AmqpTransport {
         match result {
             Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => None,
             Ok(Confirmation::Ack(Some(_))) => {
-                let queue = self.request_queue.clone();
+                let queue = self.publisher.request_queue().clone();
                 if !self.warned {
                     self.warned = true;
                     warn!(
@@ -189,9 +170,13 @@ impl AmqpTransport {
                          are published again until their timeout"
                     );
                 }
-                let properties = self.properties(&publish.transaction);
-                self.retries
-                    .spawn(republish(self.channel.clone(), queue, properties, publish));
+                let properties = self.publisher.properties(&publish.transaction);
+                self.retries.spawn(republish(
+                    self.publisher.channel().clone(),
+                    queue,
+                    properties,
+                    publish,
+                ));
                 None
             }
             Ok(Confirmation::Nack(_)) => Some(TransportEvent::RequestFailed {
@@ -199,7 +184,7 @@ impl AmqpTransport {
                 error: Error::transport_closed(
                     format!(
                         "the broker refused the request for queue {:?}",
-                        self.request_queue.as_str()
+                        self.publisher.request_queue().as_str()
                     ),
                     true,
                 ),
@@ -211,13 +196,6 @@ impl AmqpTransport {
                 None
             }
         }
-    }
-
-    fn properties(&self, transaction: &str) -> BasicProperties {
-        BasicProperties::default()
-            .with_correlation_id(transaction.into())
-            .with_reply_to(self.reply_queue.clone())
-            .with_content_type("application/json".into())
     }
 
     /// Hands `acker` (with `multiple`, for every delivery up to its own) to the
@@ -325,54 +303,27 @@ async fn acknowledge(mut rx: mpsc::Receiver<Acker>) {
 #[async_trait]
 impl Transport for AmqpTransport {
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
-        let json = msg.json;
-        if json.len() > self.max_request_bytes {
+        let limit = self.publisher.max_request_bytes();
+        if msg.json.len() > limit {
             self.ready.push_back(TransportEvent::RequestFailed {
-                transaction: msg.transaction,
                 error: Error::limit(
                     "amqp.max_request_bytes",
-                    self.max_request_bytes as u64,
+                    limit as u64,
                     format!(
-                        "a request of {} bytes is over amqp.max_request_bytes ({}): Janus 1.1.2 \
-                         misreads a request larger than one AMQP frame",
-                        json.len(),
-                        self.max_request_bytes
+                        "a request of {} bytes is over amqp.max_request_bytes ({limit}): Janus \
+                         1.1.2 misreads a request larger than one AMQP frame",
+                        msg.json.len(),
                     ),
                 ),
+                transaction: msg.transaction,
             });
             return Ok(());
         }
-        let properties = self.properties(&msg.transaction);
-        let publish = Publish {
-            transaction: msg.transaction,
-            json: json.into_bytes(),
-            deadline: msg.deadline,
-        };
         // Not awaited here: lapin's publish resolves once its I/O task has written the
         // frames, and waiting for that in the connection task would hold up every other
         // request and reply for a task switch each. The future's first poll (in `flush`,
         // in the order of the sends) hands the frames over; its end is the confirmation.
-        let channel = self.channel.clone();
-        let queue = self.request_queue.clone();
-        self.confirms.push(Box::pin(async move {
-            let sent = channel
-                .basic_publish(
-                    "".into(),
-                    queue,
-                    BasicPublishOptions {
-                        mandatory: true,
-                        immediate: false,
-                    },
-                    &publish.json,
-                    properties,
-                )
-                .await;
-            let outcome = match sent {
-                Ok(confirm) => Outcome::Sent(Box::new(confirm.await)),
-                Err(e) => Outcome::NotSent(e),
-            };
-            (publish, outcome)
-        }));
+        self.confirms.push(self.publisher.publish(msg));
         Ok(())
     }
 
@@ -397,6 +348,10 @@ impl Transport for AmqpTransport {
                     if let Some(ev) = self.confirmed(done) {
                         return Ok(ev);
                     }
+                }
+                started = poll_fn(|cx| self.publisher.poll_started(cx)) => {
+                    // Publishes callers started: polled to their confirmation from now on.
+                    self.confirms.extend(started);
                 }
                 Some(done) = self.retries.join_next(), if !self.retries.is_empty() => {
                     if let Ok(Some(ev)) = done {
@@ -426,6 +381,10 @@ impl Transport for AmqpTransport {
         }
     }
 
+    fn direct(&self) -> Option<Arc<dyn DirectSend>> {
+        Some(self.publisher.clone())
+    }
+
     fn session_ownership(&self) -> SessionOwnership {
         SessionOwnership::Shared
     }
@@ -438,7 +397,7 @@ impl Transport for AmqpTransport {
             if let Some(acker) = tail {
                 let _ = acker.ack(BasicAckOptions { multiple: true }).await;
             }
-            let _ = self.channel.close(200, "bye".into()).await;
+            let _ = self.publisher.channel().close(200, "bye".into()).await;
             let _ = self.connection.close(200, "bye".into()).await;
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::request::Request;
 use crate::transactions::Transactions;
-use crate::transport::DirectSend;
+use crate::transport::{DirectSend, OutgoingMessage};
 use crate::txn::TxnNames;
 
 /// What the lock protects.
@@ -62,24 +62,36 @@ impl Table {
     /// the request back, untouched, when it must go through the connection task.
     pub(crate) fn try_direct(&self, req: Request) -> Option<Request> {
         let Request { txn, json, pending } = req;
-        let direct = {
+        let (direct, msg) = {
             let mut g = self.lock();
             let Some(direct) = g.direct.clone() else {
                 return Some(Request { txn, json, pending });
             };
+            let msg = OutgoingMessage {
+                verb: pending.verb,
+                transaction: g.transactions.name(txn),
+                session_id: pending.session,
+                handle_id: pending.handle,
+                json,
+                deadline: Some(pending.deadline),
+            };
             // What the slow way needs again is kept in the pending entry.
             g.transactions.register(txn, pending);
-            direct
+            (direct, msg)
         };
-        match direct.try_send(json) {
+        match direct.try_send(msg) {
             Ok(()) => None,
             // Queue full or connection gone: take the entry back, unless the connection task
             // failed it already (the caller then gets that answer).
-            Err(json) => self
+            Err(msg) => self
                 .lock()
                 .transactions
                 .take_back(txn)
-                .map(|pending| Request { txn, json, pending }),
+                .map(|pending| Request {
+                    txn,
+                    json: msg.json,
+                    pending,
+                }),
         }
     }
 }
@@ -100,12 +112,12 @@ mod tests {
     }
 
     impl DirectSend for Fake {
-        fn try_send(&self, json: String) -> Result<(), String> {
+        fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
             if self.open.load(Ordering::SeqCst) {
-                self.taken.lock().unwrap().push(json);
+                self.taken.lock().unwrap().push(msg.json);
                 Ok(())
             } else {
-                Err(json)
+                Err(msg)
             }
         }
     }

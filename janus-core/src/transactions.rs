@@ -177,6 +177,11 @@ pub(crate) struct Transactions {
 }
 
 impl Transactions {
+    /// The transaction `id` as written in a request.
+    pub(crate) fn name(&self, id: u64) -> String {
+        self.names.name(id)
+    }
+
     /// An empty table for a client naming its transactions by `names`.
     pub(crate) fn new(names: TxnNames) -> Self {
         Transactions {

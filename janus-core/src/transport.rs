@@ -61,16 +61,16 @@ pub struct Credentials {
 }
 
 /// A way for requests to reach the wire without waking the connection task: the caller
-/// registers its transaction in the shared table, then hands the JSON here.
+/// registers its transaction in the shared table, then hands the request here.
 ///
 /// Offered by transports that can take a write from any task without waiting (WebSocket,
-/// Unix sockets). The client uses it only while the connection is up and recovered;
-/// otherwise, and whenever `try_send` gives the JSON back, the request goes through the
-/// connection task as usual.
+/// Unix sockets, RabbitMQ). The client uses it only while the connection is up and
+/// recovered; otherwise, and whenever `try_send` gives the request back, the request goes
+/// through the connection task as usual ([`Transport::send`]).
 pub trait DirectSend: Send + Sync + 'static {
-    /// Queues one request's JSON for writing, without waiting. Gives it back when it cannot
-    /// (the queue is full, the connection is gone).
-    fn try_send(&self, json: String) -> Result<(), String>;
+    /// Starts writing one request, without waiting. Gives it back, with its JSON, when it
+    /// cannot (the queue is full, the connection is gone, the request needs the slow way).
+    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage>;
 }
 
 /// Who a session belongs to on a transport: what the client does with its sessions after a

@@ -318,8 +318,11 @@ mod tests {
         }
         // The direct path hands it back, and takes a short one.
         let direct = t.direct().expect("a direct path");
-        assert!(direct.try_send("x".repeat(9000)).is_err());
-        direct.try_send(r#"{"a":1}"#.into()).unwrap();
+        let back = direct
+            .try_send(msg("x".repeat(9000)))
+            .expect_err("too long");
+        assert_eq!(back.json.len(), 9000, "given back whole");
+        assert!(direct.try_send(msg(r#"{"a":1}"#.into())).is_ok());
         let n = b.recv(&mut buf).await.unwrap().bytes_read();
         assert_eq!(&buf[..n], br#"{"a":1}"#);
 

@@ -581,17 +581,17 @@ pub(crate) struct Direct {
 }
 
 impl DirectSend for Direct {
-    fn try_send(&self, json: String) -> Result<(), String> {
+    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
         // A request too long goes the slow way, which refuses it with a clear error; behind
         // queued requests, the slow way keeps the order.
-        if json.len() > self.max_request_bytes || self.backlog.load(Ordering::Acquire) {
-            return Err(json);
+        if msg.json.len() > self.max_request_bytes || self.backlog.load(Ordering::Acquire) {
+            return Err(msg);
         }
-        match self.socket.try_send(json.as_bytes()) {
+        match self.socket.try_send(msg.json.as_bytes()) {
             // A packet is sent whole or not at all.
             Ok(true) => Ok(()),
             // Full: the connection task queues it. An error: the slow path meets it too.
-            Ok(false) | Err(_) => Err(json),
+            Ok(false) | Err(_) => Err(msg),
         }
     }
 }

@@ -7,7 +7,7 @@
 use futures::stream::SplitSink;
 use futures::task::noop_waker_ref;
 use futures::Sink;
-use janus_core::{DirectSend, Error};
+use janus_core::{DirectSend, Error, OutgoingMessage};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -225,15 +225,17 @@ impl Writer {
 pub(crate) struct Direct(pub(crate) Arc<Writer>);
 
 impl DirectSend for Direct {
-    fn try_send(&self, json: String) -> Result<(), String> {
+    fn try_send(&self, mut msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+        let json = std::mem::take(&mut msg.json);
         match self.0.write(Message::Text(json.into())) {
             Written::Taken => Ok(()),
             Written::Full(Message::Text(t)) | Written::Failed(_, Some(Message::Text(t))) => {
-                Err(t.as_str().to_owned())
+                msg.json = t.as_str().to_owned();
+                Err(msg)
             }
             // The socket took part of it and broke: what goes the slow way then is nothing,
             // which fails with the connection (the connection task sees the failure too).
-            Written::Full(_) | Written::Failed(..) => Err(String::new()),
+            Written::Full(_) | Written::Failed(..) => Err(msg),
         }
     }
 }

@@ -1,0 +1,182 @@
+//! Publishing: a request becomes a `basic.publish` (mandatory, with publisher confirms) whose
+//! future ends with the broker's confirmation. Callers start theirs themselves while the link
+//! is up (the direct path: no wake-up of the connection task per request); the transport
+//! adopts each started publish and polls it to its confirmation in `recv`.
+
+use futures::future::BoxFuture;
+use futures::task::{waker, ArcWake, AtomicWaker};
+use janus_core::{DirectSend, OutgoingMessage};
+use lapin::options::BasicPublishOptions;
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Confirmation};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// What a publish came to: the request, and what became of it.
+pub(crate) type Confirmed = (Publish, Outcome);
+
+/// One publish on its way to its confirmation.
+pub(crate) type PublishFuture = BoxFuture<'static, Confirmed>;
+
+/// What became of one publish.
+pub(crate) enum Outcome {
+    /// Its frames never reached the broker's connection (the channel is closing): it did
+    /// not reach Janus either.
+    NotSent(lapin::Error),
+    /// Sent; the broker's confirmation (or why none will come). Boxed: a confirmation
+    /// (which may hold a returned message) is large, and most of these wait in `confirms`.
+    Sent(Box<Result<Confirmation, lapin::Error>>),
+}
+
+/// One request as published, kept until the broker confirms it (to publish it again when
+/// no queue took it).
+pub(crate) struct Publish {
+    pub(crate) transaction: String,
+    pub(crate) json: Vec<u8>,
+    pub(crate) deadline: Option<tokio::time::Instant>,
+}
+
+/// Wakes whichever task last asked for the started publishes (the connection task, in the
+/// transport's `recv`).
+#[derive(Default)]
+struct Kick(AtomicWaker);
+
+impl ArcWake for Kick {
+    fn wake_by_ref(kick: &Arc<Self>) {
+        kick.0.wake();
+    }
+}
+
+/// Starts publishes, from the connection task or straight from callers.
+pub(crate) struct Publisher {
+    channel: Channel,
+    request_queue: ShortString,
+    reply_queue: ShortString,
+    max_request_bytes: usize,
+    /// Publishes callers started, not yet adopted by the transport (at most one per request
+    /// in flight: each caller waits for its answer).
+    started: Mutex<Vec<PublishFuture>>,
+    kick: Arc<Kick>,
+    /// Wakes `kick`'s task: the waker a caller's first poll of its publish leaves behind.
+    kick_waker: Waker,
+}
+
+impl Publisher {
+    pub(crate) fn new(
+        channel: Channel,
+        request_queue: ShortString,
+        reply_queue: ShortString,
+        max_request_bytes: usize,
+    ) -> Self {
+        let kick = Arc::new(Kick::default());
+        Publisher {
+            channel,
+            request_queue,
+            reply_queue,
+            max_request_bytes,
+            started: Mutex::new(Vec::new()),
+            kick_waker: waker(kick.clone()),
+            kick,
+        }
+    }
+
+    pub(crate) fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
+    pub(crate) fn request_queue(&self) -> &ShortString {
+        &self.request_queue
+    }
+
+    pub(crate) fn reply_queue(&self) -> &ShortString {
+        &self.reply_queue
+    }
+
+    pub(crate) fn max_request_bytes(&self) -> usize {
+        self.max_request_bytes
+    }
+
+    /// The properties of a request: its transaction as `correlation_id`, the client's queue
+    /// as `reply_to`.
+    pub(crate) fn properties(&self, transaction: &str) -> BasicProperties {
+        BasicProperties::default()
+            .with_correlation_id(transaction.into())
+            .with_reply_to(self.reply_queue.clone())
+            .with_content_type("application/json".into())
+    }
+
+    /// The publish of `msg`, not started: its first poll hands the frames to lapin (whose
+    /// I/O writes them); its end is the broker's confirmation.
+    pub(crate) fn publish(&self, msg: OutgoingMessage) -> PublishFuture {
+        let properties = self.properties(&msg.transaction);
+        let publish = Publish {
+            transaction: msg.transaction,
+            json: msg.json.into_bytes(),
+            deadline: msg.deadline,
+        };
+        let channel = self.channel.clone();
+        let queue = self.request_queue.clone();
+        Box::pin(async move {
+            let sent = channel
+                .basic_publish(
+                    "".into(),
+                    queue,
+                    BasicPublishOptions {
+                        mandatory: true,
+                        immediate: false,
+                    },
+                    &publish.json,
+                    properties,
+                )
+                .await;
+            let outcome = match sent {
+                Ok(confirm) => Outcome::Sent(Box::new(confirm.await)),
+                Err(e) => Outcome::NotSent(e),
+            };
+            (publish, outcome)
+        })
+    }
+
+    fn started(&self) -> MutexGuard<'_, Vec<PublishFuture>> {
+        // Held for a push or a swap only.
+        self.started.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The publishes callers started, once there are any; until then the task polling this
+    /// is woken when one is started and makes progress.
+    pub(crate) fn poll_started(&self, cx: &mut Context<'_>) -> Poll<Vec<PublishFuture>> {
+        // Registered before the look, so a publish started in between is not missed.
+        self.kick.0.register(cx.waker());
+        let mut started = self.started();
+        if started.is_empty() {
+            return Poll::Pending;
+        }
+        Poll::Ready(std::mem::take(&mut *started))
+    }
+}
+
+impl DirectSend for Publisher {
+    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+        // Too long: the slow way refuses it with a clear error.
+        if msg.json.len() > self.max_request_bytes {
+            return Err(msg);
+        }
+        let mut publish = self.publish(msg);
+        // The frames go to lapin now, from the caller's task; lapin wakes the transport's
+        // task (through `kick`) once they are written, and the transport takes it from there.
+        let done = publish
+            .as_mut()
+            .poll(&mut Context::from_waker(&self.kick_waker));
+        let publish = match done {
+            Poll::Pending => publish,
+            // Failed at once (the channel is closing): the transport reports it.
+            Poll::Ready(confirmed) => {
+                let ready: PublishFuture = Box::pin(futures::future::ready(confirmed));
+                self.kick_waker.wake_by_ref();
+                ready
+            }
+        };
+        self.started().push(publish);
+        Ok(())
+    }
+}
