@@ -2,7 +2,7 @@
 //! the Janus API or of the Admin API.
 
 use janus_client::admin::AdminClient;
-use janus_client::{Client, Config, Secret};
+use janus_client::{Client, Config, ErrorKind, Secret};
 use std::time::Duration;
 
 use crate::args::ConnectionArgs;
@@ -70,6 +70,9 @@ pub async fn connect(config: Config) -> Result<Client, Failure> {
     let limit = bound(&config);
     match tokio::time::timeout(limit, janus_client::connect(config)).await {
         Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) if matches!(e.kind(), ErrorKind::Config(_)) => {
+            Err(Failure::from_error(&format!("cannot use {url}"), &e))
+        }
         Ok(Err(e)) => Err(Failure::from_error(&format!("cannot connect to {url}"), &e)),
         Err(_) => Err(Failure {
             exit: Exit::Timeout,

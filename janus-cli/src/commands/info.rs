@@ -39,6 +39,14 @@ pub async fn run(args: &ConnectionArgs, json: bool) -> Result<Exit, Failure> {
     );
     add("api secret", required(info.api_secret));
     add("token auth", required(info.auth_token));
+    add(
+        "new sessions",
+        match raw.get("accepting-new-sessions").and_then(Value::as_bool) {
+            Some(true) => "accepted".into(),
+            Some(false) => "refused".into(),
+            None => "?".into(),
+        },
+    );
     add("event handlers", on_off(raw.get("event_handlers")));
     add("full trickle", on_off(raw.get("full-trickle")));
     add("ice-lite", on_off(raw.get("ice-lite")));
