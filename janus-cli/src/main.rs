@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod connection;
 mod failure;
+mod interrupt;
 mod output;
 
 use clap::Parser;

@@ -2,6 +2,38 @@
 
 use serde_json::Value;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once standard output is gone (`janus-cli … | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes to standard output. A reader that went away (a closed pipe) is no error: the
+/// output is dropped and [`stdout_closed`] says so, so that a command can stop (`watch`).
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Whether standard output was closed by its reader.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// `print!` that survives a closed pipe (see [`write_out`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` that survives a closed pipe (see [`write_out`]).
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::output::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
 
 /// A table with a header row, printed with its columns aligned.
 pub struct Table {
@@ -148,7 +180,7 @@ fn outline_into(out: &mut String, v: &Value, depth: usize) {
 
 /// Prints a value as pretty JSON.
 pub fn print_json(v: &Value) {
-    println!(
+    crate::outln!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );

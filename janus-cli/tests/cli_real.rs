@@ -939,24 +939,10 @@ fn help_for_every_command_and_completions() {
     );
 }
 
-#[test]
-fn a_janus_killed_mid_load_ends_the_run_with_errors_by_kind() {
-    let janus = OwnJanus::start("cli-kill");
-    let url = janus.var("OWN_WS_URL").to_string();
+/// Starts `load` (with `--progress`) and returns once it reported a completed lifecycle.
+fn load_under_way(args: &[&str]) -> Child {
     let mut child = cli()
-        .args([
-            "-u",
-            &url,
-            "--timeout",
-            "2s",
-            "--json",
-            "load",
-            "-w",
-            "4",
-            "-d",
-            "8s",
-            "--progress",
-        ])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -968,23 +954,75 @@ fn a_janus_killed_mid_load_ends_the_run_with_errors_by_kind() {
             let _ = tx.send(line);
         }
     });
-    // Progress lines: "janus-cli: load: 1.0 s, 812 ok, 0 failed, 811.2/s". Kill once some
-    // lifecycles completed.
+    // Progress lines: "janus-cli: load: 1.0 s, 812 ok, 0 failed, 811.2/s".
     let started = Instant::now();
     let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no progress from load: {seen:?}"));
+    while started.elapsed() < Duration::from_secs(20) {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(20)) else {
+            break;
+        };
         let ok = line
             .split(", ")
             .find_map(|part| part.strip_suffix(" ok")?.parse::<u64>().ok());
         seen.push(line);
         if ok.is_some_and(|n| n > 0) {
-            break;
+            return child;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "{seen:?}");
     }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("no progress from load within 20 s: {seen:?}");
+}
+
+#[test]
+fn ctrl_c_ends_a_load_with_its_report() {
+    let url = env("JANUS_WS_URL");
+    let child = load_under_way(&[
+        "-u",
+        &url,
+        "--json",
+        "load",
+        "-w",
+        "2",
+        "-d",
+        "10m",
+        "--progress",
+    ]);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(status.success());
+    let out = wait(child, Duration::from_secs(30), "load after Ctrl-C");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(r["stopped_by"], "interrupted", "{r}");
+    assert!(r["ok"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["failed"], 0, "{r}");
+}
+
+#[test]
+fn a_janus_killed_mid_load_ends_the_run_with_errors_by_kind() {
+    let janus = OwnJanus::start("cli-kill");
+    let url = janus.var("OWN_WS_URL").to_string();
+    let child = load_under_way(&[
+        "-u",
+        &url,
+        "--timeout",
+        "2s",
+        "--json",
+        "load",
+        "-w",
+        "4",
+        "-d",
+        "8s",
+        "--progress",
+    ]);
     janus.script("kill");
     let killed = Instant::now();
     // The run ends at its deadline (8 s after its start) plus a request timeout at most.

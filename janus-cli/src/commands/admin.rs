@@ -294,7 +294,7 @@ fn show(json: bool, value: &Value, text: impl FnOnce() -> String) {
     if json {
         print_json(value);
     } else {
-        print!("{}", text());
+        crate::out!("{}", text());
     }
 }
 

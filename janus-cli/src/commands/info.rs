@@ -24,7 +24,7 @@ pub async fn run(args: &ConnectionArgs, json: bool) -> Result<Exit, Failure> {
     }
     let raw = &info.raw;
     let name = raw.get("name").map(cell).unwrap_or_default();
-    println!("{name} {} at {url}", info.version);
+    crate::outln!("{name} {} at {url}", info.version);
     let mut t = Table::untitled(2);
     let mut add = |label: &str, value: String| t.row(vec![label.to_string(), value]);
     add(
@@ -54,7 +54,7 @@ pub async fn run(args: &ConnectionArgs, json: bool) -> Result<Exit, Failure> {
         "local ip",
         raw.get("local-ip").map(cell).unwrap_or_default(),
     );
-    print!("{}", t.render());
+    crate::out!("{}", t.render());
     for (title, key) in [
         ("PLUGIN", "plugins"),
         ("TRANSPORT", "transports"),
@@ -66,7 +66,7 @@ pub async fn run(args: &ConnectionArgs, json: bool) -> Result<Exit, Failure> {
         if items.is_empty() {
             continue;
         }
-        println!();
+        crate::outln!();
         let mut t = Table::new(&[title, "VERSION", "DESCRIPTION"]);
         for (package, about) in items {
             t.row(vec![
@@ -75,7 +75,7 @@ pub async fn run(args: &ConnectionArgs, json: bool) -> Result<Exit, Failure> {
                 about.get("description").map(cell).unwrap_or_default(),
             ]);
         }
-        print!("{}", t.render());
+        crate::out!("{}", t.render());
     }
     Ok(Exit::Ok)
 }

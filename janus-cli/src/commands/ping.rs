@@ -25,7 +25,7 @@ pub async fn run(args: &ConnectionArgs, ping: &PingArgs, json: bool) -> Result<E
             Ok(()) => {
                 let rtt = t0.elapsed();
                 if !json {
-                    println!("pong from {url}: {:.2} ms", ms(rtt));
+                    crate::outln!("pong from {url}: {:.2} ms", ms(rtt));
                 }
                 rtts.push(rtt);
             }
@@ -44,7 +44,7 @@ pub async fn run(args: &ConnectionArgs, ping: &PingArgs, json: bool) -> Result<E
         rtts.iter().sum::<Duration>() / rtts.len() as u32
     };
     if json {
-        println!(
+        crate::outln!(
             "{}",
             json!({
                 "url": url,
@@ -58,7 +58,7 @@ pub async fn run(args: &ConnectionArgs, ping: &PingArgs, json: bool) -> Result<E
             })
         );
     } else if rtts.len() > 1 {
-        println!(
+        crate::outln!(
             "{} pings: min {:.2} ms, avg {:.2} ms, max {:.2} ms (connected in {:.1} ms)",
             rtts.len(),
             ms(min),

@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::args::{ConnectionArgs, WatchArgs};
 use crate::connection::{api_config, connect};
 use crate::failure::{Exit, Failure};
+use crate::interrupt::Interrupts;
 
 /// One event, ready to print.
 pub struct WatchEvent {
@@ -266,7 +267,7 @@ fn connection_event(state: &ConnectionState) -> WatchEvent {
 fn print(ev: &WatchEvent, json: bool) {
     let time = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     if json {
-        println!(
+        crate::outln!(
             "{}",
             json!({"time": time, "source": ev.source, "id": ev.id, "event": ev.kind, "data": ev.data})
         );
@@ -283,12 +284,14 @@ fn print(ev: &WatchEvent, json: bool) {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    println!("{clock}  {origin}  {}  {data}", ev.kind);
+    let line = format!("{clock}  {origin}  {}  {data}", ev.kind);
+    crate::outln!("{}", line.trim_end());
 }
 
 /// Runs `watch`.
 pub async fn run(conn: &ConnectionArgs, args: &WatchArgs, json: bool) -> Result<Exit, Failure> {
     let src = &args.source;
+    let mut interrupts = Interrupts::listen()?;
     let mut source = Source::Handle(
         HandleSource::open(
             conn,
@@ -319,10 +322,14 @@ pub async fn run(conn: &ConnectionArgs, args: &WatchArgs, json: bool) -> Result<
                 Ok(ev) => {
                     print(&ev, json);
                     printed += 1;
+                    // Nobody reads any more (`watch | head`): stop, and clean up.
+                    if crate::output::stdout_closed() {
+                        break None;
+                    }
                 }
                 Err(ended) => break Some(ended),
             },
-            _ = tokio::signal::ctrl_c() => {
+            () = interrupts.next() => {
                 eprintln!("janus-cli: interrupted: detaching and destroying the session");
                 break None;
             }

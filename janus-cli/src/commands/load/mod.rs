@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use crate::args::{ConnectionArgs, LoadArgs};
 use crate::connection::{api_configs, connect};
 use crate::failure::{Exit, Failure};
+use crate::interrupt::Interrupts;
 use crate::output::print_json;
 use progress::{Progress, Snapshot};
 use report::{Report, Stop};
@@ -128,6 +129,7 @@ fn lifecycle(args: &LoadArgs) -> Result<Lifecycle, Failure> {
 /// Runs `load`.
 pub async fn run(conn: &ConnectionArgs, args: &LoadArgs, json: bool) -> Result<Exit, Failure> {
     let lifecycle = lifecycle(args)?;
+    let mut sigint = Interrupts::listen()?;
     let configs = api_configs(conn)?;
     let timeout = configs[0].options.request_timeout;
     let urls: Vec<String> = configs.iter().map(|c| c.url.clone()).collect();
@@ -206,7 +208,7 @@ pub async fn run(conn: &ConnectionArgs, args: &LoadArgs, json: bool) -> Result<E
                 }
             }
             _ = ticker.tick() => progress.update(&shared.snapshot(start), args.iterations),
-            _ = tokio::signal::ctrl_c() => {
+            () = sigint.next() => {
                 interrupts += 1;
                 shared.stop(Stop::Interrupted);
                 if interrupts == 1 {
@@ -260,7 +262,7 @@ pub async fn run(conn: &ConnectionArgs, args: &LoadArgs, json: bool) -> Result<E
     if json {
         print_json(&report.json());
     } else {
-        print!("{}", report.text());
+        crate::out!("{}", report.text());
     }
     Ok(if interrupts > 1 {
         Exit::Interrupted

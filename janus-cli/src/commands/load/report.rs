@@ -50,8 +50,14 @@ pub struct Report<'a> {
     pub tally: &'a Tally,
 }
 
+/// Microseconds as milliseconds, to the microsecond.
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
+}
+
+/// A float number of microseconds as milliseconds, to the microsecond.
+fn ms_f(us: f64) -> f64 {
+    us.round() / 1000.0
 }
 
 impl Report<'_> {
@@ -77,7 +83,8 @@ impl Report<'_> {
         })
     }
 
-    /// Histogram buckets `(upper bound in ms, count)`, doubling from 1 ms up to the maximum.
+    /// Histogram buckets `(upper bound in ms, count)`, doubling from 1 ms up to the maximum,
+    /// from the first one that counts any.
     fn buckets(&self) -> Vec<(f64, u64)> {
         let h = &self.tally.latency;
         if h.is_empty() {
@@ -85,7 +92,13 @@ impl Report<'_> {
         }
         let mut out = Vec::new();
         for v in h.iter_log(1000, 2.0) {
-            out.push((ms(v.value_iterated_to()), v.count_since_last_iteration()));
+            let count = v.count_since_last_iteration();
+            if out.is_empty() && count == 0 {
+                continue;
+            }
+            // The bucket ends at the highest value equivalent to its bound (1,999 µs for
+            // 2 ms): one more is the bound itself.
+            out.push((ms(v.value_iterated_to().saturating_add(1)), count));
             if v.value_iterated_to() >= h.max() {
                 break;
             }
@@ -98,7 +111,7 @@ impl Report<'_> {
         let t = self.tally;
         let latency = match self.percentiles() {
             Some([p50, p90, p99, max]) => json!({
-                "p50": p50, "p90": p90, "p99": p99, "max": max, "mean": t.latency.mean() / 1000.0,
+                "p50": p50, "p90": p90, "p99": p99, "max": max, "mean": ms_f(t.latency.mean()),
             }),
             None => Value::Null,
         };
