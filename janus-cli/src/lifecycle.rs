@@ -29,6 +29,10 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
+    /// How many requests one lifecycle sends (create, attach, message, detach, destroy):
+    /// with a request timeout `t`, a lifecycle ends within `REQUESTS × t`.
+    pub const REQUESTS: u32 = 5;
+
     /// The echotest lifecycle: `{"audio": true}`, answered `{"result": "ok"}`.
     pub fn echotest() -> Self {
         Lifecycle {

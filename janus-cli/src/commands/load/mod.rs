@@ -183,15 +183,20 @@ pub async fn run(conn: &ConnectionArgs, args: &LoadArgs, json: bool) -> Result<E
         );
     }
 
-    // Until the workers are done: progress, Ctrl-C, and once the run is over, a grace of
-    // one request timeout for the lifecycles under way, after which they are cut off.
+    // Until the workers are done: progress, Ctrl-C, and once the run is over, a grace for
+    // the lifecycles under way: as long as all of a lifecycle's requests may take, each
+    // within its timeout. Past it, only a request that outlived its own timeout could hold
+    // a lifecycle: it is cut off (and counted as unfinished) rather than waited for.
     let mut interrupts = 0;
     let mut grace_end: Option<Instant> = None;
     let mut ticker = tokio::time::interval(progress.tick());
     let mut unfinished = 0u64;
     loop {
         if grace_end.is_none() && shared.stop.load(Ordering::SeqCst) {
-            grace_end = Some(Instant::now() + timeout.max(Duration::from_secs(1)));
+            let grace = timeout
+                .saturating_mul(Lifecycle::REQUESTS)
+                .saturating_add(Duration::from_secs(1));
+            grace_end = Some(Instant::now() + grace);
         }
         let deadline_wait = async {
             match (grace_end, shared.deadline) {
