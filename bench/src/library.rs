@@ -1,7 +1,7 @@
 //! The lifecycle through janus-client: one `Client` (one connection), cloned into every worker.
 
 use crate::runner::Lifecycle;
-use serde_json::json;
+use janus_cli::lifecycle::Lifecycle as LibraryLifecycle;
 
 #[derive(Clone)]
 pub struct Library {
@@ -44,28 +44,11 @@ impl Library {
 }
 
 impl Lifecycle for Library {
+    /// The echotest lifecycle `janus-cli load` runs (one definition, in `janus-cli`).
     async fn lifecycle(&self) -> Result<(), String> {
-        let session = self
-            .client
-            .create_session()
+        LibraryLifecycle::echotest()
+            .run(&self.client)
             .await
-            .map_err(|e| format!("create: {e}"))?;
-        let handle = session
-            .attach("janus.plugin.echotest")
-            .await
-            .map_err(|e| format!("attach: {e}"))?;
-        let reply = handle
-            .message(json!({"audio": true}))
-            .await
-            .map_err(|e| format!("message: {e}"))?;
-        if reply.data.get("result").and_then(|r| r.as_str()) != Some("ok") {
-            return Err(format!("message: unexpected answer {}", reply.data));
-        }
-        handle.detach().await.map_err(|e| format!("detach: {e}"))?;
-        session
-            .destroy()
-            .await
-            .map_err(|e| format!("destroy: {e}"))?;
-        Ok(())
+            .map_err(|e| e.to_string())
     }
 }
