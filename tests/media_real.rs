@@ -12,7 +12,7 @@ mod common;
 
 use common::{env_or_skip, targets, Target};
 use futures::StreamExt;
-use janus_client::plugins::{echotest, Plugin, PluginEvent, PluginEvents, PluginHandle};
+use janus_client::plugins::{echotest, videoroom, Plugin, PluginEvent, PluginEvents, PluginHandle};
 use janus_client::{Candidate, HandleEvent, Jsep, Trickle};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -189,5 +189,171 @@ async fn echotest_media_over_every_transport() {
     let Some(ip) = peer_ip() else { return };
     for t in targets("JANUS_MEDIA") {
         echotest_media(t, ip).await;
+    }
+}
+
+async fn videoroom_media(t: Target, ip: IpAddr) {
+    use videoroom::*;
+    let what = t.transport;
+    let client = t.connect().await;
+    let session = client.create_session().await.expect("create session");
+
+    // The publisher: a room, a join, then `publish` with the offer.
+    let publisher = PluginHandle::<VideoRoom>::attach(&session)
+        .await
+        .expect("attach");
+    let mut pub_events = publisher.events();
+    let room = publisher
+        .request(&Create {
+            description: Some("media test".into()),
+            publishers: Some(2),
+            ..Default::default()
+        })
+        .await
+        .expect("create room")
+        .room;
+    let joined = publisher
+        .request(&JoinPublisher {
+            display: Some("synthetic".into()),
+            ..JoinPublisher::new(room.clone())
+        })
+        .await
+        .expect("join as publisher");
+    let mut pub_peer = Peer::bind(ip).await.expect("peer socket");
+    let offer = pub_peer.offer(true, true).expect("offer");
+    let start = Instant::now();
+    let configured = publisher
+        .request(&Publish::new().with_jsep(Jsep::offer(offer)))
+        .await
+        .expect("publish");
+    let answer = configured
+        .jsep
+        .expect("Janus answers the publisher's offer");
+    pub_peer
+        .accept_answer(&answer.sdp)
+        .expect("accept the answer");
+    trickle(publisher.handle(), pub_peer.candidate()).await;
+    let mut pub_running = pub_peer.start();
+    let pub_up = wait_up(&mut pub_events, start).await;
+    assert!(
+        pub_running.connected(Duration::from_secs(10)).await,
+        "{what}: publisher never connected"
+    );
+
+    // The subscriber: Janus offers, it answers with `start`.
+    let subscriber = PluginHandle::<VideoRoom>::attach(&session)
+        .await
+        .expect("attach");
+    let mut sub_events = subscriber.events();
+    let attached = subscriber
+        .request(&JoinSubscriber::new(
+            room.clone(),
+            vec![SubscribeStream::feed(joined.id.clone())],
+        ))
+        .await
+        .expect("join as subscriber");
+    assert_eq!(attached.streams.len(), 2, "{what}: {attached:?}");
+    let offer = attached.jsep.expect("Janus offers to the subscriber");
+    assert_eq!(offer.kind, "offer");
+    let mut sub_peer = Peer::bind(ip).await.expect("peer socket");
+    let sub_start = Instant::now();
+    let answer = sub_peer.accept_offer(&offer.sdp).expect("answer Janus");
+    subscriber
+        .request(&Start::new().with_jsep(Jsep::answer(answer)))
+        .await
+        .expect("start");
+    subscriber
+        .handle()
+        .trickle(Trickle::Completed)
+        .await
+        .expect("trickle completed");
+    let sub_running = sub_peer.start();
+    let sub_up = wait_for(&mut sub_events, Duration::from_secs(20), |ev| match ev {
+        PluginEvent::Handle(HandleEvent::WebrtcUp) => Some(sub_start.elapsed()),
+        _ => None,
+    })
+    .await;
+    // The publisher's media reaches the subscriber.
+    let (got, ok) = sub_running
+        .wait_counts(Duration::from_secs(15), |c| {
+            c.audio_received >= 50 && c.video_received >= 25
+        })
+        .await;
+    assert!(
+        ok,
+        "{what}: the subscriber did not receive the publisher's media: {got:?}"
+    );
+    let sent = pub_running.counts();
+
+    // Unpublish: the subscriber is told (an `updated` offer without the publisher's
+    // streams), answers it, and its media stops.
+    publisher
+        .request(&Unpublish::new())
+        .await
+        .expect("unpublish");
+    let (updated, jsep) = wait_for(&mut sub_events, Duration::from_secs(10), |ev| match ev {
+        PluginEvent::Plugin {
+            event: Event::Updated(u),
+            jsep,
+        } => Some((u.clone(), jsep.clone())),
+        _ => None,
+    })
+    .await;
+    assert!(
+        updated.streams.iter().all(|s| s.active != Some(true)),
+        "{what}: streams still active after unpublish: {updated:?}"
+    );
+    let reoffer = jsep.expect("a new offer with the update");
+    let answer = sub_running
+        .accept_offer(&reoffer.sdp)
+        .await
+        .expect("answer the update");
+    subscriber
+        .request(&Start::new().with_jsep(Jsep::answer(answer)))
+        .await
+        .expect("start after the update");
+    // Stopped: two counts 500 ms apart are equal (within 10 s).
+    let sub = &sub_running;
+    let stopped = common::eventually(Duration::from_secs(10), || async move {
+        let before = sub.counts();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        before == sub.counts()
+    })
+    .await;
+    assert!(
+        stopped,
+        "{what}: media still arrives after unpublish: {:?}",
+        sub_running.counts()
+    );
+
+    // Destroying the room tells the publisher, still in it.
+    publisher
+        .request(&Destroy::new(room.clone()))
+        .await
+        .expect("destroy the room");
+    wait_for(&mut pub_events, Duration::from_secs(10), |ev| match ev {
+        PluginEvent::Plugin {
+            event: Event::Destroyed { room: r },
+            ..
+        } if *r == room => Some(()),
+        _ => None,
+    })
+    .await;
+    println!(
+        "videoroom over {what}: publish -> webrtcup {pub_up:?}, subscriber answer -> webrtcup \
+         {sub_up:?}; publisher sent audio {} video {}, subscriber got audio {} video {} \
+         before unpublish",
+        sent.audio_sent, sent.video_sent, got.audio_received, got.video_received
+    );
+    pub_running.close().await.expect("publisher peer closes");
+    sub_running.close().await.expect("subscriber peer closes");
+    session.destroy().await.expect("destroy session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn videoroom_media_over_every_transport() {
+    let Some(ip) = peer_ip() else { return };
+    for t in targets("JANUS_MEDIA") {
+        videoroom_media(t, ip).await;
     }
 }

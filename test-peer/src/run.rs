@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use str0m::change::SdpOffer;
 use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{RtpPacket, RtpWrite, SeqNo};
 use str0m::{Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::counts::Tally;
@@ -26,8 +27,12 @@ pub struct Running {
     connected: watch::Receiver<bool>,
     sending: watch::Sender<bool>,
     stop: Option<oneshot::Sender<()>>,
+    offers: mpsc::Sender<Renegotiation>,
     task: JoinHandle<Result<(), PeerError>>,
 }
+
+/// A remote offer for the running peer, and where its answer goes.
+type Renegotiation = (String, oneshot::Sender<Result<String, PeerError>>);
 
 impl Running {
     pub(crate) fn spawn(peer: Peer) -> Running {
@@ -35,6 +40,7 @@ impl Running {
         let (connected_tx, connected) = watch::channel(false);
         let (sending, sending_rx) = watch::channel(true);
         let (stop, stop_rx) = oneshot::channel();
+        let (offers, offers_rx) = mpsc::channel(1);
         let task = tokio::spawn(drive(
             peer,
             Shared {
@@ -43,14 +49,27 @@ impl Running {
             },
             sending_rx,
             stop_rx,
+            offers_rx,
         ));
         Running {
             tally,
             connected,
             sending,
             stop: Some(stop),
+            offers,
             task,
         }
+    }
+
+    /// Answers a new remote offer (a renegotiation) while the connection runs.
+    pub async fn accept_offer(&self, sdp: &str) -> Result<String, PeerError> {
+        let (tx, rx) = oneshot::channel();
+        self.offers
+            .send((sdp.to_string(), tx))
+            .await
+            .map_err(|_| PeerError("the peer loop has ended".into()))?;
+        rx.await
+            .map_err(|_| PeerError("the peer loop has ended".into()))?
     }
 
     /// Waits until ICE and DTLS are up (true), or `limit` passes or the loop ends (false).
@@ -143,6 +162,7 @@ async fn drive(
     shared: Shared,
     sending: watch::Receiver<bool>,
     mut stop: oneshot::Receiver<()>,
+    mut offers: mpsc::Receiver<Renegotiation>,
 ) -> Result<(), PeerError> {
     let Peer {
         mut rtc,
@@ -175,6 +195,13 @@ async fn drive(
                 rtc.disconnect();
                 let _ = drain(&mut rtc, &socket, &shared).await;
                 return Ok(());
+            }
+            Some((sdp, reply)) = offers.recv() => {
+                let answer = SdpOffer::from_sdp_string(&sdp)
+                    .map_err(|e| PeerError(format!("offer SDP: {e}")))
+                    .and_then(|offer| Ok(rtc.sdp_api().accept_offer(offer)?))
+                    .map(|answer| answer.to_sdp_string());
+                let _ = reply.send(answer);
             }
             r = socket.recv_from(&mut buf) => {
                 let (n, source) = r?;
