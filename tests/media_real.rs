@@ -10,10 +10,11 @@
 
 mod common;
 
-use common::{env_or_skip, targets, Target};
+use common::proxy::Proxy;
+use common::{env_or_skip, targets, until_usable, Target};
 use futures::StreamExt;
 use janus_client::plugins::{echotest, videoroom, Plugin, PluginEvent, PluginEvents, PluginHandle};
-use janus_client::{Candidate, HandleEvent, Jsep, Trickle};
+use janus_client::{Candidate, ConnectionState, HandleEvent, Jsep, SessionEvent, Trickle};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 use test_peer::{Counts, Kind, Peer};
@@ -356,4 +357,143 @@ async fn videoroom_media_over_every_transport() {
     for t in targets("JANUS_MEDIA") {
         videoroom_media(t, ip).await;
     }
+}
+
+/// An echotest through a proxy that cuts the connection (and refuses new ones for 2 s)
+/// while media flows: Janus keeps the session for its reclaim window, the library claims
+/// it on the new connection, and the PeerConnection never notices, since Janus' media path
+/// does not go through the signalling connection.
+async fn media_through_a_cut(t: Target, ip: IpAddr) {
+    let what = t.transport;
+    let proxy = Proxy::start(&t.url).await;
+    let client = proxy.target(&t).connect().await;
+    let mut state = client.connection_state();
+    let session = client.create_session().await.expect("create session");
+    let mut session_events = session.events();
+    let echo = PluginHandle::<echotest::EchoTest>::attach(&session)
+        .await
+        .expect("attach echotest");
+    let mut events = echo.events();
+    let mut peer = Peer::bind(ip).await.expect("peer socket");
+    let offer = peer.offer(true, true).expect("offer");
+    let start = Instant::now();
+    let answer = echo
+        .request(
+            &echotest::Configure {
+                audio: Some(true),
+                video: Some(true),
+                ..Default::default()
+            }
+            .with_jsep(Jsep::offer(offer)),
+        )
+        .await
+        .expect("configure with the offer");
+    let jsep = answer.jsep.expect("Janus answers the offer");
+    peer.accept_answer(&jsep.sdp).expect("accept the answer");
+    trickle(echo.handle(), peer.candidate()).await;
+    let mut running = peer.start();
+    wait_up(&mut events, start).await;
+    assert!(
+        running.connected(Duration::from_secs(10)).await,
+        "{what}: peer never connected"
+    );
+
+    // The cut, and no connection for 2 s: the echo keeps coming back meanwhile.
+    let before = running.counts();
+    proxy.refuse(true);
+    proxy.cut();
+    let cut_at = Instant::now();
+    let (during, flowed) = running
+        .wait_counts(Duration::from_secs(10), |c| {
+            c.audio_received >= before.audio_received + 50
+                && c.video_received >= before.video_received + 25
+        })
+        .await;
+    assert!(
+        flowed,
+        "{what}: media stopped with the signalling cut: {before:?} -> {during:?}"
+    );
+    let wait = Duration::from_secs(2).saturating_sub(cut_at.elapsed());
+    tokio::time::sleep(wait).await;
+    let down_for = cut_at.elapsed();
+    proxy.refuse(false);
+
+    // The session is claimed on a new connection, the handle answers, and nothing happened
+    // to the PeerConnection.
+    let ev = tokio::time::timeout(Duration::from_secs(15), session_events.recv())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no session event within 15 s of the cut"));
+    assert_eq!(ev, Some(SessionEvent::Reclaimed), "{what}");
+    // Reconnected once every claim is over (the Reclaimed event comes with its own claim).
+    let reconnected = tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| *s == ConnectionState::Reconnected),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(
+        reconnected,
+        "{what}: not Reconnected within 10 s: {:?}",
+        *state.borrow()
+    );
+    until_usable(echo.handle(), Duration::from_secs(10)).await;
+    assert!(
+        running.is_connected(),
+        "{what}: the PeerConnection went down"
+    );
+    let after = running.counts();
+    let (_, still) = running
+        .wait_counts(Duration::from_secs(10), |c| {
+            c.audio_received >= after.audio_received + 25
+                && c.video_received >= after.video_received + 12
+        })
+        .await;
+    assert!(still, "{what}: media stopped after the reconnect");
+    let c = assert_echoed(&running, what).await;
+    {
+        use futures::FutureExt;
+        while let Some(Some(ev)) = events.next().now_or_never() {
+            assert!(
+                !matches!(
+                    ev,
+                    PluginEvent::Handle(
+                        HandleEvent::Hangup { .. } | HandleEvent::Detached | HandleEvent::Closed(_)
+                    )
+                ),
+                "{what}: the handle saw {ev:?} across the cut"
+            );
+        }
+    }
+    println!(
+        "media through a cut over {what}: signalling down {down_for:?}, echo during the cut \
+         audio +{} video +{}; in all audio {}/{} back, video {}/{} back",
+        during.audio_received - before.audio_received,
+        during.video_received - before.video_received,
+        c.audio_received,
+        c.audio_sent,
+        c.video_received,
+        c.video_sent
+    );
+    echo.hangup().await.expect("hangup");
+    running.close().await.expect("peer closes cleanly");
+    session.destroy().await.expect("destroy session");
+}
+
+/// Over the transports whose connection carries the session (a WebSocket, a Unix socket):
+/// a cut there is a disconnect that Janus answers with its reclaim window. (HTTP has no
+/// connection to cut; MQTT and RabbitMQ go through a broker.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_keeps_flowing_through_a_signalling_cut() {
+    let Some(ip) = peer_ip() else { return };
+    let mut covered = Vec::new();
+    for t in targets("JANUS_MEDIA") {
+        if t.transport == "ws" || t.transport == "unix" {
+            covered.push(t.transport);
+            media_through_a_cut(t, ip).await;
+        }
+    }
+    assert!(
+        !cfg!(feature = "ws") || covered.contains(&"ws"),
+        "the WebSocket cut did not run: {covered:?}"
+    );
 }
