@@ -169,9 +169,18 @@ async fn echotest_media(t: Target, ip: IpAddr) {
         t.transport
     );
     let c = assert_echoed(&running, t.transport).await;
+    let rt = running.round_trip().expect("echoed packets were timed");
     println!(
-        "echotest over {}: offer -> webrtcup {:?}; audio {}/{} back, video {}/{} back",
-        t.transport, up, c.audio_received, c.audio_sent, c.video_received, c.video_sent
+        "echotest over {}: offer -> webrtcup {:?}; audio {}/{} back, video {}/{} back; \
+         round trip median {:?} (max {:?})",
+        t.transport,
+        up,
+        c.audio_received,
+        c.audio_sent,
+        c.video_received,
+        c.video_sent,
+        rt.median,
+        rt.max
     );
 
     echo.hangup().await.expect("hangup");

@@ -20,7 +20,7 @@ mod peer;
 mod run;
 mod synthetic;
 
-pub use counts::{Counts, Kind};
+pub use counts::{Counts, Kind, RoundTrip};
 pub use error::PeerError;
 pub use peer::Peer;
 pub use run::Running;

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::counts::Tally;
 use crate::peer::Peer;
-use crate::{synthetic, Counts, Kind, PeerError};
+use crate::{synthetic, Counts, Kind, PeerError, RoundTrip};
 
 /// The interval of the audio packets; a video frame goes every second one.
 const TICK: Duration = Duration::from_millis(20);
@@ -87,6 +87,11 @@ impl Running {
     /// The counts so far.
     pub fn counts(&self) -> Counts {
         self.tally.lock().map(|t| t.counts).unwrap_or_default()
+    }
+
+    /// The round trip of the packets that came back so far (an echo), if any did.
+    pub fn round_trip(&self) -> Option<RoundTrip> {
+        self.tally.lock().ok().and_then(|t| t.round_trip())
     }
 
     /// Sends synthetic media (the default) or pauses it.
@@ -227,8 +232,8 @@ async fn drive(
                     if t.kind == Kind::Video && ticks % 2 == 1 {
                         continue;
                     }
-                    if write(&mut rtc, t, now, elapsed) {
-                        shared.tally(|tally| tally.sent(t.kind));
+                    if let Some(seq) = write(&mut rtc, t, now, elapsed) {
+                        shared.tally(|tally| tally.sent(t.kind, seq, now));
                     }
                     // One mutation, then a full drain, before the next.
                     drain(&mut rtc, &socket, &shared).await?;
@@ -238,8 +243,9 @@ async fn drive(
     }
 }
 
-/// Writes the next packet of `t`; false when the stream is not there (yet).
-fn write(rtc: &mut Rtc, t: &mut Track, now: Instant, elapsed: Duration) -> bool {
+/// Writes the next packet of `t` and returns its sequence number; `None` when the stream
+/// is not there (yet).
+fn write(rtc: &mut Rtc, t: &mut Track, now: Instant, elapsed: Duration) -> Option<u64> {
     let codec = match t.kind {
         Kind::Audio => str0m::format::Codec::Opus,
         Kind::Video => str0m::format::Codec::Vp8,
@@ -251,7 +257,7 @@ fn write(rtc: &mut Rtc, t: &mut Track, now: Instant, elapsed: Duration) -> bool 
         .find(|p| p.spec().codec == codec)
         .map(|p| p.pt())
     else {
-        return false;
+        return None;
     };
     let (clock, payload) = match t.kind {
         Kind::Audio => (48_000, synthetic::opus()),
@@ -259,13 +265,12 @@ fn write(rtc: &mut Rtc, t: &mut Track, now: Instant, elapsed: Duration) -> bool 
     };
     let time = (elapsed.as_micros() as u64 * clock / 1_000_000) as u32;
     let mut api = rtc.direct_api();
-    let Some(tx) = api.stream_tx_by_mid(t.mid, None) else {
-        return false;
-    };
-    tx.write_rtp(RtpWrite::new(pt, SeqNo::from(t.seq), time, now, payload).marker(true));
+    let tx = api.stream_tx_by_mid(t.mid, None)?;
+    let seq = t.seq;
+    tx.write_rtp(RtpWrite::new(pt, SeqNo::from(seq), time, now, payload).marker(true));
     t.seq += 1;
     t.frames += 1;
-    true
+    Some(seq)
 }
 
 /// Polls `rtc` until it asks for a timeout (which it returns), sending what it transmits
@@ -302,5 +307,5 @@ fn received(rtc: &mut Rtc, shared: &Shared, p: &RtpPacket) {
         Some(str0m::media::MediaKind::Video) => Kind::Video,
         None => return,
     };
-    shared.tally(|t| t.received(kind, *p.seq_no));
+    shared.tally(|t| t.received(kind, *p.seq_no, p.timestamp));
 }
