@@ -250,15 +250,12 @@ fn write(rtc: &mut Rtc, t: &mut Track, now: Instant, elapsed: Duration) -> Optio
         Kind::Audio => str0m::format::Codec::Opus,
         Kind::Video => str0m::format::Codec::Vp8,
     };
-    let Some(pt) = rtc
+    let pt = rtc
         .codec_config()
         .params()
         .iter()
         .find(|p| p.spec().codec == codec)
-        .map(|p| p.pt())
-    else {
-        return None;
-    };
+        .map(|p| p.pt())?;
     let (clock, payload) = match t.kind {
         Kind::Audio => (48_000, synthetic::opus()),
         Kind::Video => (90_000, synthetic::vp8(t.frames)),
