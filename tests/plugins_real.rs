@@ -910,7 +910,8 @@ async fn jsep_flows(t: Target) {
     let rec = rp
         .request(
             &recordplay::Record {
-                filename: Some(format!("/tmp/janus-typed-{stamp}")),
+                // Relative: under the plugin's `path`, the instance's own directory.
+                filename: Some(format!("janus-typed-{stamp}")),
                 ..recordplay::Record::new("typed")
             }
             .with_jsep(fake_offer()),

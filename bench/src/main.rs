@@ -16,6 +16,7 @@ mod minimal_lifecycle;
 mod minimal_mqtt;
 #[cfg(feature = "unix")]
 mod minimal_unix;
+mod minimal_waiters;
 mod minimal_ws;
 mod runner;
 

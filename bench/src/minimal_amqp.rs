@@ -13,6 +13,7 @@
 //!   completes on its `event`).
 
 use crate::minimal_lifecycle::{request_text, JanusCall};
+use crate::minimal_waiters::Waiters;
 use futures::StreamExt;
 use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
@@ -21,19 +22,15 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
+use std::sync::Arc;
 use tokio::task::JoinHandle;
-
-type Pending = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
 
 struct Inner {
     connection: Connection,
     channel: Channel,
     to_janus: String,
-    pending: Pending,
+    pending: Arc<Waiters>,
     prefix: String,
     next_txn: AtomicU64,
 }
@@ -109,7 +106,7 @@ impl MinimalAmqp {
             )
             .await
             .map_err(|e| format!("consume: {e}"))?;
-        let pending: Pending = Arc::default();
+        let pending = Arc::new(Waiters::default());
         let reader = tokio::spawn(read_loop(consumer, pending.clone()));
         let client = MinimalAmqp {
             inner: Arc::new(Inner {
@@ -152,12 +149,10 @@ impl JanusCall for MinimalAmqp {
             inner.next_txn.fetch_add(1, Ordering::Relaxed)
         );
         let text = request_text(janus, &txn, session, handle, extra)?;
-        let (tx, rx) = oneshot::channel();
-        inner
+        let wait = inner
             .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(txn.clone(), tx);
+            .wait_for(txn.clone())
+            .ok_or_else(|| format!("{janus}: connection closed"))?;
         let sent = inner
             .channel
             .basic_publish(
@@ -168,39 +163,17 @@ impl JanusCall for MinimalAmqp {
                 BasicProperties::default().with_correlation_id(txn.as_str().into()),
             )
             .await;
-        let answer = match sent {
-            Ok(_) => rx.await.map_err(|_| format!("{janus}: connection closed")),
+        match sent {
+            Ok(_) => wait.answer(janus).await,
             Err(e) => Err(format!("{janus}: publish: {e}")),
-        };
-        if answer.is_err() {
-            inner
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&txn);
         }
-        answer
     }
 }
 
-async fn read_loop(mut consumer: lapin::Consumer, pending: Pending) {
+async fn read_loop(mut consumer: lapin::Consumer, pending: Arc<Waiters>) {
     while let Some(Ok(delivery)) = consumer.next().await {
-        let Ok(value) = serde_json::from_slice::<Value>(&delivery.data) else {
-            continue;
-        };
-        if value["janus"] == "ack" {
-            continue;
-        }
-        let Some(txn) = value["transaction"].as_str() else {
-            continue;
-        };
-        let waiter = pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(txn);
-        if let Some(tx) = waiter {
-            let _ = tx.send(value);
-        }
+        // Garbage is dropped.
+        let _ = pending.deliver(&delivery.data);
     }
-    pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    pending.fail_all();
 }

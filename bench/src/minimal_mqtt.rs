@@ -13,25 +13,19 @@
 //! - Before the run it pings Janus until the `pong` comes, as the library does.
 
 use crate::minimal_lifecycle::{request_text, JanusCall};
+use crate::minimal_waiters::Waiters;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-struct Shared {
-    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
-    closed: AtomicBool,
-}
 
 struct Inner {
     client: AsyncClient,
     request_topic: String,
     prefix: String,
-    shared: Arc<Shared>,
+    shared: Arc<Waiters>,
     next_txn: AtomicU64,
 }
 
@@ -87,10 +81,7 @@ impl MinimalMqtt {
         .await
         .map_err(|_| "minimal MQTT connect: no SUBACK within 5 s".to_string())?;
         ready?;
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Waiters::default());
         let reader = tokio::spawn(read_loop(events, shared.clone()));
         let c = MinimalMqtt {
             inner: Arc::new(Inner {
@@ -143,84 +134,33 @@ impl JanusCall for MinimalMqtt {
         let n = self.inner.next_txn.fetch_add(1, Ordering::Relaxed);
         let txn = format!("{}{n}", self.inner.prefix);
         let text = request_text(janus, &txn, session, handle, extra)?;
-        let (tx, rx) = oneshot::channel();
-        let shared = &self.inner.shared;
-        shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(txn.clone(), tx);
-        let mut guard = PendingGuard {
-            shared,
-            txn: Some(txn),
-        };
-        if shared.closed.load(Ordering::SeqCst) {
-            return Err(format!("{janus}: connection closed"));
-        }
+        let wait = self
+            .inner
+            .shared
+            .wait_for(txn)
+            .ok_or_else(|| format!("{janus}: connection closed"))?;
         self.inner
             .client
             .publish(&self.inner.request_topic, QoS::AtLeastOnce, false, text)
             .await
             .map_err(|e| format!("{janus}: publish: {e}"))?;
-        let answer = rx
-            .await
-            .map_err(|_| format!("{janus}: connection closed"))?;
-        guard.txn = None;
-        Ok(answer)
+        wait.answer(janus).await
     }
 }
 
-/// Removes a request's entry when its caller gives up (timeout) before the answer.
-struct PendingGuard<'a> {
-    shared: &'a Shared,
-    txn: Option<String>,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(t) = self.txn.take() {
-            self.shared
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&t);
-        }
-    }
-}
-
-async fn read_loop(mut events: EventLoop, shared: Arc<Shared>) {
+async fn read_loop(mut events: EventLoop, shared: Arc<Waiters>) {
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let Ok(v) = serde_json::from_slice::<Value>(&p.payload) else {
-                    continue;
-                };
-                if v["janus"] == "ack" {
-                    continue;
-                }
-                let Some(txn) = v["transaction"].as_str() else {
-                    continue;
-                };
-                let tx = shared
-                    .pending
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(txn);
-                if let Some(tx) = tx {
-                    let _ = tx.send(v);
-                }
+                // Another client's answers and Janus' garbage alike are dropped.
+                let _ = shared.deliver(&p.payload);
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => {}
             Err(_) => break,
         }
     }
-    shared.closed.store(true, Ordering::SeqCst);
-    shared
-        .pending
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clear();
+    shared.fail_all();
 }
 
 /// A random number from the standard library's hasher (no extra dependency).

@@ -9,41 +9,18 @@
 //!   drained. `ack`s are skipped: `message` completes on its `event`.
 
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_seqpacket::UnixSeqpacket;
 
 use crate::minimal_lifecycle::{request_text, JanusCall};
-
-struct Shared {
-    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
-    closed: AtomicBool,
-}
-
-impl Shared {
-    fn fail_all(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-
-    fn forget(&self, txn: &str) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(txn);
-    }
-}
+use crate::minimal_waiters::Waiters;
 
 struct Inner {
     socket: Arc<UnixSeqpacket>,
-    shared: Arc<Shared>,
+    shared: Arc<Waiters>,
     next_txn: AtomicU64,
 }
 
@@ -63,10 +40,7 @@ impl MinimalUnix {
                 .await
                 .map_err(|e| format!("minimal Unix socket connect to {path}: {e}"))?,
         );
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Waiters::default());
         let reader = tokio::spawn(read_loop(socket.clone(), shared.clone()));
         Ok((
             MinimalUnix {
@@ -106,28 +80,21 @@ impl JanusCall for MinimalUnix {
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
         let text = request_text(janus, &txn, session, handle, extra)?;
-        let shared = &self.inner.shared;
-        let (tx, rx) = oneshot::channel();
-        shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(txn.clone(), tx);
-        if shared.closed.load(Ordering::SeqCst) {
-            shared.forget(&txn);
-            return Err(format!("{janus}: connection closed"));
-        }
-        if let Err(e) = self.inner.socket.send(text.as_bytes()).await {
-            shared.forget(&txn);
-            return Err(format!("{janus}: send: {e}"));
-        }
-        // Dropped by the runner's timeout: the entry goes with the next fail_all or stays
-        // until the connection closes (bounded by the requests of one run).
-        rx.await.map_err(|_| format!("{janus}: connection closed"))
+        let wait = self
+            .inner
+            .shared
+            .wait_for(txn)
+            .ok_or_else(|| format!("{janus}: connection closed"))?;
+        self.inner
+            .socket
+            .send(text.as_bytes())
+            .await
+            .map_err(|e| format!("{janus}: send: {e}"))?;
+        wait.answer(janus).await
     }
 }
 
-async fn read_loop(socket: Arc<UnixSeqpacket>, shared: Arc<Shared>) {
+async fn read_loop(socket: Arc<UnixSeqpacket>, shared: Arc<Waiters>) {
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = match socket.recv(&mut buf).await {
@@ -137,23 +104,8 @@ async fn read_loop(socket: Arc<UnixSeqpacket>, shared: Arc<Shared>) {
         let Some(packet) = buf.get(..n) else {
             continue;
         };
-        let Ok(value) = serde_json::from_slice::<Value>(packet) else {
+        if shared.deliver(packet).is_err() {
             eprintln!("janus-bench: minimal Unix client: unparsable packet");
-            continue;
-        };
-        if value["janus"] == "ack" {
-            continue;
-        }
-        let Some(txn) = value.get("transaction").and_then(Value::as_str) else {
-            continue;
-        };
-        let waiter = shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(txn);
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(value);
         }
     }
     shared.fail_all();

@@ -13,15 +13,15 @@
 //!   here is `message`, which completes on its `event` (that may come before the ack: trap 3).
 
 use crate::minimal_lifecycle::{request_text, JanusCall};
+use crate::minimal_waiters::Waiters;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -57,26 +57,9 @@ enum Writer {
     Task(mpsc::UnboundedSender<Message>),
 }
 
-/// What the reader task shares with the requesters.
-struct Shared {
-    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
-    closed: AtomicBool,
-}
-
-impl Shared {
-    /// The connection is gone: fail every waiting request (their senders are dropped).
-    fn fail_all(&self) {
-        self.closed.store(true, Ordering::SeqCst);
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-}
-
 struct Inner {
     writer: Writer,
-    shared: Arc<Shared>,
+    shared: Arc<Waiters>,
     next_txn: AtomicU64,
 }
 
@@ -104,10 +87,7 @@ impl MinimalWs {
             .await
             .map_err(|e| format!("minimal WebSocket connect to {url}: {e}"))?;
         let (sink, stream) = ws.split();
-        let shared = Arc::new(Shared {
-            pending: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Waiters::default());
         let reader = tokio::spawn(read_loop(stream, shared.clone()));
         let (writer, writer_task) = match kind {
             WriterKind::Mutex => (Writer::Mutex(tokio::sync::Mutex::new(sink)), None),
@@ -174,20 +154,11 @@ impl JanusCall for MinimalWs {
             .to_string();
         let text = request_text(janus, &txn, session, handle, extra)?;
 
-        let (tx, rx) = oneshot::channel();
-        let shared = &self.inner.shared;
-        shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(txn.clone(), tx);
-        let mut guard = PendingGuard {
-            shared,
-            txn: Some(txn),
-        };
-        if shared.closed.load(Ordering::SeqCst) {
-            return Err(format!("{janus}: connection closed"));
-        }
+        let wait = self
+            .inner
+            .shared
+            .wait_for(txn)
+            .ok_or_else(|| format!("{janus}: connection closed"))?;
         let msg = Message::Text(text.into());
         match &self.inner.writer {
             Writer::Mutex(sink) => sink
@@ -200,29 +171,7 @@ impl JanusCall for MinimalWs {
                 .send(msg)
                 .map_err(|_| format!("{janus}: connection closed"))?,
         }
-        let answer = rx
-            .await
-            .map_err(|_| format!("{janus}: connection closed"))?;
-        guard.txn = None; // the reader removed it
-        Ok(answer)
-    }
-}
-
-/// Removes a transaction whose request was abandoned (error or timeout).
-struct PendingGuard<'a> {
-    shared: &'a Shared,
-    txn: Option<String>,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(txn) = self.txn.take() {
-            self.shared
-                .pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&txn);
-        }
+        wait.answer(janus).await
     }
 }
 
@@ -248,36 +197,25 @@ pub fn data_id(answer: &Value, step: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{step}: no data.id in {answer}"))
 }
 
-async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Shared>) {
+async fn read_loop(mut stream: SplitStream<Ws>, shared: Arc<Waiters>) {
     while let Some(frame) = stream.next().await {
         let text = match frame {
             Ok(Message::Text(t)) => t,
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
-        let Ok(value) = serde_json::from_str::<Value>(&text) else {
+        if shared.deliver(text.as_bytes()).is_err() {
             eprintln!("janus-bench: minimal client: unparsable frame: {text}");
-            continue;
-        };
-        if value["janus"] == "ack" {
-            continue;
-        }
-        let Some(txn) = value.get("transaction").and_then(Value::as_str) else {
-            continue; // an event of no request (detached, the echotest's "done", ...)
-        };
-        let waiter = shared
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(txn);
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(value);
         }
     }
     shared.fail_all();
 }
 
-async fn write_loop(mut sink: Sink, mut rx: mpsc::UnboundedReceiver<Message>, shared: Arc<Shared>) {
+async fn write_loop(
+    mut sink: Sink,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    shared: Arc<Waiters>,
+) {
     let mut failed = false;
     'outer: while let Some(msg) = rx.recv().await {
         if sink.feed(msg).await.is_err() {

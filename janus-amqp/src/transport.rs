@@ -42,6 +42,55 @@ struct Publish {
 /// How long a request without a deadline is published again before it fails.
 const NO_DEADLINE_RETRY: Duration = Duration::from_secs(30);
 
+/// How long a delivery may wait for its acknowledgement when no more come.
+const ACK_DELAY: Duration = Duration::from_millis(20);
+
+/// Deliveries not acknowledged yet: acknowledged together (`multiple`) once a quarter of the
+/// prefetch came, or [`ACK_DELAY`] after the first of them, whichever is first. One
+/// acknowledgement per delivery cost a frame, a wake-up of lapin's I/O thread and one of the
+/// acknowledging task each; the broker needs them only to keep sending (it holds back past
+/// the prefetch).
+struct Unacked<A = Acker> {
+    last: Option<A>,
+    count: u16,
+    /// A quarter of the prefetch (at least 1): the broker may send three quarters more
+    /// while the acknowledgement is on its way.
+    every: u16,
+    due: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<A> Unacked<A> {
+    fn new(prefetch: u16) -> Self {
+        Unacked {
+            last: None,
+            count: 0,
+            every: (prefetch / 4).max(1),
+            due: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// One more delivery; its acker when the lot is due now.
+    fn add(&mut self, acker: A) -> Option<A> {
+        if self.last.is_none() {
+            self.due
+                .as_mut()
+                .reset(tokio::time::Instant::now() + ACK_DELAY);
+        }
+        self.last = Some(acker);
+        self.count += 1;
+        if self.count >= self.every {
+            return self.take();
+        }
+        None
+    }
+
+    /// The acker of the last delivery, acknowledging every one before it too.
+    fn take(&mut self) -> Option<A> {
+        self.count = 0;
+        self.last.take()
+    }
+}
+
 /// A connection to RabbitMQ carrying the Janus API (or the Admin API).
 ///
 /// Made by [`AmqpConnector`](crate::AmqpConnector). Requests go to the default exchange
@@ -70,6 +119,7 @@ pub struct AmqpTransport {
     /// The acknowledging task's queue (bounded by the prefetch: the broker sends no more
     /// unacknowledged messages than that).
     acks: mpsc::Sender<Acker>,
+    unacked: Unacked,
     max_message_bytes: usize,
     max_request_bytes: usize,
 }
@@ -104,6 +154,7 @@ impl AmqpTransport {
             warned: false,
             ready: VecDeque::new(),
             acks,
+            unacked: Unacked::new(options.prefetch),
             max_message_bytes: options.max_message_bytes,
             max_request_bytes: options.max_request_bytes,
         }
@@ -169,10 +220,18 @@ impl AmqpTransport {
             .with_content_type("application/json".into())
     }
 
-    fn delivered(&mut self, delivery: lapin::message::Delivery) -> TransportEvent {
-        if self.acks.try_send(delivery.acker).is_err() {
+    /// Hands `acker` (with `multiple`, for every delivery up to its own) to the
+    /// acknowledging task.
+    fn acknowledge(&mut self, acker: Acker) {
+        if self.acks.try_send(acker).is_err() {
             // Only when the acknowledging task stopped: the channel is closing.
             trace!("acknowledgement not queued");
+        }
+    }
+
+    fn delivered(&mut self, delivery: lapin::message::Delivery) -> TransportEvent {
+        if let Some(acker) = self.unacked.add(delivery.acker) {
+            self.acknowledge(acker);
         }
         if delivery.data.len() > self.max_message_bytes {
             return TransportEvent::Malformed {
@@ -192,7 +251,6 @@ impl AmqpTransport {
     }
 }
 
-/// Acknowledges deliveries, several at once when they come faster than one round trip.
 /// Publishes a request that no queue took again, backing off from 50 to 500 ms, until a
 /// queue takes it or its deadline is near (then the core times it out).
 async fn republish(
@@ -252,6 +310,7 @@ async fn republish(
     }
 }
 
+/// Acknowledges deliveries, several at once when they come faster than one round trip.
 async fn acknowledge(mut rx: mpsc::Receiver<Acker>) {
     while let Some(mut last) = rx.recv().await {
         while let Ok(next) = rx.try_recv() {
@@ -344,6 +403,11 @@ impl Transport for AmqpTransport {
                         return Ok(ev);
                     }
                 }
+                () = self.unacked.due.as_mut(), if self.unacked.last.is_some() => {
+                    if let Some(acker) = self.unacked.take() {
+                        self.acknowledge(acker);
+                    }
+                }
                 delivery = self.consumer.next() => {
                     return match delivery {
                         Some(Ok(d)) => Ok(self.delivered(d)),
@@ -367,10 +431,43 @@ impl Transport for AmqpTransport {
     }
 
     async fn close(&mut self) {
+        let tail = self.unacked.take();
         let bye = async {
+            // What was delivered is acknowledged before the channel goes: a named queue that
+            // outlives the connection would deliver it again.
+            if let Some(acker) = tail {
+                let _ = acker.ack(BasicAckOptions { multiple: true }).await;
+            }
             let _ = self.channel.close(200, "bye".into()).await;
             let _ = self.connection.close(200, "bye".into()).await;
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), bye).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn deliveries_are_acknowledged_by_a_quarter_of_the_prefetch_or_after_a_delay() {
+        let mut u = Unacked::<u32>::new(16);
+        assert_eq!(u.add(1), None);
+        assert_eq!(u.add(2), None);
+        assert_eq!(u.add(3), None);
+        assert_eq!(
+            u.add(4),
+            Some(4),
+            "a quarter of the prefetch: the last one, multiple"
+        );
+        assert!(u.last.is_none());
+        assert_eq!(u.add(5), None);
+        let armed = tokio::time::Instant::now();
+        u.due.as_mut().await;
+        assert!(armed.elapsed() >= ACK_DELAY);
+        assert_eq!(u.take(), Some(5), "the tail, once the delay passed");
+        assert_eq!(u.take(), None);
+        let mut one = Unacked::<u32>::new(1);
+        assert_eq!(one.add(9), Some(9), "a prefetch of 1 acknowledges each");
     }
 }

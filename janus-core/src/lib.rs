@@ -46,7 +46,9 @@ pub use client::{AttachRequest, Client, Handle, MessageRequest, Session};
 pub use error::{codes, Error, ErrorKind};
 pub use events::{EventStream, HandleEvents, SessionEvents};
 pub use link::ConnectionState;
-pub use options::{ClientOptions, ReconnectPolicy, Secret};
+pub use options::{
+    check_duration, check_optional_duration, ClientOptions, ReconnectPolicy, Secret,
+};
 pub use protocol::{
     Candidate, CloseReason, HandleEvent, HandleId, Incoming, Jsep, PluginResponse, ServerInfo,
     SessionEvent, SessionId, Trickle,

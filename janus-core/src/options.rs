@@ -56,15 +56,59 @@ impl fmt::Display for Secret {
 /// Deadlines are computed as "now + duration"; this bound keeps them far from overflowing.
 const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
 
-/// Checks a duration option: at most [`ClientOptions::MAX_DURATION`], and not zero unless
-/// `zero_ok`. `name` is the option as written in a configuration file.
-fn check_duration(name: &str, d: Duration, zero_ok: bool) -> Result<(), Error> {
-    if d.is_zero() && !zero_ok {
-        return Err(Error::config(format!("{name} must not be zero")));
+/// Checks a duration option: more than zero and at most [`ClientOptions::MAX_DURATION`].
+///
+/// For transports and applications that validate options of their own the way the
+/// client's are validated: `option` is the option as written in a configuration file, and
+/// the error names it.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use janus_client::check_duration;
+/// # use janus_core as janus_client;
+///
+/// assert!(check_duration("ws.ping_timeout", Duration::from_secs(5)).is_ok());
+/// let err = check_duration("ws.ping_timeout", Duration::ZERO).unwrap_err();
+/// assert_eq!(err.to_string(), "configuration error: ws.ping_timeout must not be zero");
+/// ```
+pub fn check_duration(option: &str, d: Duration) -> Result<(), Error> {
+    if d.is_zero() {
+        return Err(Error::config(format!("{option} must not be zero")));
     }
+    check_at_most_a_year(option, d)
+}
+
+/// Checks an optional period whose absence turns something off (`ws.ping_interval`,
+/// `unix.probe_interval`): when set, as [`check_duration`], and a zero is refused with a
+/// hint to leave the option out to disable `what`.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use janus_client::check_optional_duration;
+/// # use janus_core as janus_client;
+///
+/// assert!(check_optional_duration("ws.ping_interval", None, "pings").is_ok());
+/// let err = check_optional_duration("ws.ping_interval", Some(Duration::ZERO), "pings");
+/// assert!(err.unwrap_err().to_string().contains("leave it out to disable pings"));
+/// ```
+pub fn check_optional_duration(option: &str, d: Option<Duration>, what: &str) -> Result<(), Error> {
+    match d {
+        None => Ok(()),
+        Some(d) if d.is_zero() => Err(Error::config(format!(
+            "{option} must not be zero (leave it out to disable {what})"
+        ))),
+        Some(d) => check_at_most_a_year(option, d),
+    }
+}
+
+fn check_at_most_a_year(option: &str, d: Duration) -> Result<(), Error> {
     if d > MAX_DURATION {
         return Err(Error::config(format!(
-            "{name} must be at most 1 year, got {}",
+            "{option} must be at most 1 year, got {}",
             humantime_serde::re::humantime::format_duration(d)
         )));
     }
@@ -162,8 +206,8 @@ impl ReconnectPolicy {
     /// assert!(err.to_string().contains("options.reconnect.jitter must be between 0 and 1, got NaN"));
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        check_duration("options.reconnect.initial_delay", self.initial_delay, false)?;
-        check_duration("options.reconnect.max_delay", self.max_delay, false)?;
+        check_duration("options.reconnect.initial_delay", self.initial_delay)?;
+        check_duration("options.reconnect.max_delay", self.max_delay)?;
         if self.initial_delay > self.max_delay {
             return Err(Error::config(format!(
                 "options.reconnect.initial_delay ({}) must not be longer than \
@@ -305,8 +349,8 @@ impl ClientOptions {
     /// assert!(ClientOptions::default().validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        check_duration("options.request_timeout", self.request_timeout, false)?;
-        check_duration("options.keepalive_interval", self.keepalive_interval, false)?;
+        check_duration("options.request_timeout", self.request_timeout)?;
+        check_duration("options.keepalive_interval", self.keepalive_interval)?;
         check_size(
             "options.event_buffer",
             self.event_buffer,

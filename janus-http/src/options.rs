@@ -1,6 +1,6 @@
 //! Options of the HTTP transport.
 
-use janus_core::{ClientOptions, Error};
+use janus_core::{check_duration, Error};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// [`HttpConnector::new`](crate::HttpConnector::new) calls it.
 ///
 /// There are no credentials here: the api secret and token are those of
-/// [`ClientOptions`] (`options.api_secret`, `options.token` in a configuration file), which
+/// [`ClientOptions`](janus_core::ClientOptions) (`options.api_secret`, `options.token` in a configuration file), which
 /// the client puts in every request and hands to the transport for the long poll's query
 /// string ([`Transport::set_credentials`](janus_core::Transport::set_credentials)). The
 /// keys `api_secret` and `token` that older versions took here are refused like any
@@ -164,15 +164,7 @@ impl HttpOptions {
             ("http.probe_timeout", self.probe_timeout),
             ("http.heartbeat_interval", self.heartbeat_interval),
         ] {
-            if d.is_zero() {
-                return Err(Error::config(format!("{name} must not be zero")));
-            }
-            if d > ClientOptions::MAX_DURATION {
-                return Err(Error::config(format!(
-                    "{name} must be at most 1 year, got {}",
-                    format_duration(d)
-                )));
-            }
+            check_duration(name, d)?;
         }
         if self.poll_retry_delay > self.poll_retry_max_delay {
             return Err(Error::config(format!(
@@ -217,6 +209,7 @@ fn format_duration(d: Duration) -> humantime_serde::re::humantime::FormattedDura
 #[cfg(test)]
 mod tests {
     use super::*;
+    use janus_core::ClientOptions;
 
     #[test]
     fn defaults_and_bounds_are_valid() {

@@ -44,6 +44,7 @@ use tokio::sync::mpsc;
 use tracing::debug;
 use url::Url;
 
+mod handshake;
 mod options;
 mod transport;
 
@@ -236,7 +237,7 @@ impl MqttConnector {
                 let mut network = events.network_options();
                 network.set_connection_timeout(timeout_secs);
                 events.set_network_options(network);
-                transport::handshake_v311(&mut events, &client, &topics, o.qos, &endpoint).await?;
+                handshake::handshake_v311(&mut events, &client, &topics, o.qos, &endpoint).await?;
                 let driver = TaskGuard(tokio::spawn(transport::drive_v311(
                     events,
                     tx,
@@ -257,7 +258,7 @@ impl MqttConnector {
                     m.set_credentials(user.clone(), pass.expose());
                 }
                 let (client, mut events) = rumqttc::v5::AsyncClient::new(m, o.queue_capacity);
-                transport::handshake_v5(&mut events, &client, &topics, o.qos, &endpoint).await?;
+                handshake::handshake_v5(&mut events, &client, &topics, o.qos, &endpoint).await?;
                 let driver = TaskGuard(tokio::spawn(transport::drive_v5(
                     events,
                     tx,

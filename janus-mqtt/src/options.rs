@@ -1,6 +1,6 @@
 //! Options of the MQTT transport, and their checks.
 
-use janus_core::{ClientOptions, Error, Secret};
+use janus_core::{check_duration, Error, Secret};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -230,23 +230,10 @@ fn check_client_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// More than zero and at most [`ClientOptions::MAX_DURATION`].
-fn check_duration(name: &str, d: Duration) -> Result<(), Error> {
-    if d.is_zero() {
-        return Err(Error::config(format!("{name} must not be zero")));
-    }
-    if d > ClientOptions::MAX_DURATION {
-        return Err(Error::config(format!(
-            "{name} must be at most 1 year, got {}",
-            humantime_serde::re::humantime::format_duration(d)
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use janus_core::ClientOptions;
 
     fn refused(o: MqttOptions) -> String {
         let e = o.validate().expect_err("accepted");

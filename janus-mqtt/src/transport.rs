@@ -14,7 +14,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use janus_core::{Error, OutgoingMessage, SessionOwnership, Transport, TransportEvent};
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet as Packet5, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet as Packet5, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS as QoS5;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -373,92 +373,7 @@ pub(crate) async fn drive_v5(
     }
 }
 
-/// Connects a 3.1.1 event loop and subscribes; returns once the broker acknowledged both.
-pub(crate) async fn handshake_v311(
-    events: &mut rumqttc::EventLoop,
-    client: &rumqttc::AsyncClient,
-    topics: &[String],
-    qos: u8,
-    endpoint: &str,
-) -> Result<(), Error> {
-    use rumqttc::{Event, Packet, SubscribeFilter, SubscribeReasonCode};
-    loop {
-        match events.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => break,
-            Ok(_) => {}
-            Err(e) => return Err(connect_error_v311(e, endpoint)),
-        }
-    }
-    let filters: Vec<SubscribeFilter> = topics
-        .iter()
-        .map(|t| SubscribeFilter::new(t.clone(), qos311(qos)))
-        .collect();
-    client
-        .subscribe_many(filters)
-        .await
-        .map_err(|e| Error::transport(format!("cannot subscribe on {endpoint}: {e}")))?;
-    loop {
-        match events.poll().await {
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                for (code, topic) in ack.return_codes.iter().zip(topics) {
-                    if matches!(code, SubscribeReasonCode::Failure) {
-                        return Err(Error::transport(format!(
-                            "the MQTT broker at {endpoint} refused the subscription to {topic:?} (not allowed by its ACL?)"
-                        )));
-                    }
-                }
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(e) => return Err(connect_error_v311(e, endpoint)),
-        }
-    }
-}
-
-/// Connects an MQTT 5 event loop and subscribes; returns once the broker acknowledged both.
-pub(crate) async fn handshake_v5(
-    events: &mut rumqttc::v5::EventLoop,
-    client: &rumqttc::v5::AsyncClient,
-    topics: &[String],
-    qos: u8,
-    endpoint: &str,
-) -> Result<(), Error> {
-    use rumqttc::v5::mqttbytes::v5::SubscribeReasonCode;
-    use rumqttc::v5::Event;
-    loop {
-        match events.poll().await {
-            Ok(Event::Incoming(Packet5::ConnAck(_))) => break,
-            Ok(_) => {}
-            Err(e) => return Err(connect_error_v5(e, endpoint)),
-        }
-    }
-    let filters: Vec<Filter> = topics
-        .iter()
-        .map(|t| Filter::new(t.clone(), qos5(qos)))
-        .collect();
-    client
-        .subscribe_many(filters)
-        .await
-        .map_err(|e| Error::transport(format!("cannot subscribe on {endpoint}: {e}")))?;
-    loop {
-        match events.poll().await {
-            Ok(Event::Incoming(Packet5::SubAck(ack))) => {
-                for (code, topic) in ack.return_codes.iter().zip(topics) {
-                    if !matches!(code, SubscribeReasonCode::Success(_)) {
-                        return Err(Error::transport(format!(
-                            "the MQTT broker at {endpoint} refused the subscription to {topic:?}: {code:?}"
-                        )));
-                    }
-                }
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(e) => return Err(connect_error_v5(e, endpoint)),
-        }
-    }
-}
-
-fn connect_error_v311(e: rumqttc::ConnectionError, endpoint: &str) -> Error {
+pub(crate) fn connect_error_v311(e: rumqttc::ConnectionError, endpoint: &str) -> Error {
     use rumqttc::{ConnectReturnCode as C, ConnectionError as E};
     match &e {
         E::ConnectionRefused(code @ (C::BadUserNamePassword | C::NotAuthorized)) => {
@@ -481,7 +396,7 @@ fn connect_error_v311(e: rumqttc::ConnectionError, endpoint: &str) -> Error {
     }
 }
 
-fn connect_error_v5(e: rumqttc::v5::ConnectionError, endpoint: &str) -> Error {
+pub(crate) fn connect_error_v5(e: rumqttc::v5::ConnectionError, endpoint: &str) -> Error {
     use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as C;
     use rumqttc::v5::ConnectionError as E;
     match &e {

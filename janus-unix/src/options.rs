@@ -1,6 +1,6 @@
 //! Options of the Unix socket transport, and their checks.
 
-use janus_core::{ClientOptions, Error};
+use janus_core::{check_duration, check_optional_duration, Error};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,14 +122,7 @@ impl UnixOptions {
             )));
         }
         check_duration("unix.send_timeout", self.send_timeout)?;
-        if let Some(interval) = self.probe_interval {
-            if interval.is_zero() {
-                return Err(Error::config(
-                    "unix.probe_interval must not be zero (leave it out to disable probes)",
-                ));
-            }
-            check_duration("unix.probe_interval", interval)?;
-        }
+        check_optional_duration("unix.probe_interval", self.probe_interval, "probes")?;
         check_duration("unix.probe_timeout", self.probe_timeout)?;
         if let Some(dir) = &self.client_dir {
             let len = dir.as_os_str().len();
@@ -143,20 +136,6 @@ impl UnixOptions {
         }
         Ok(())
     }
-}
-
-/// More than zero and at most [`ClientOptions::MAX_DURATION`].
-fn check_duration(name: &str, d: Duration) -> Result<(), Error> {
-    if d.is_zero() {
-        return Err(Error::config(format!("{name} must not be zero")));
-    }
-    if d > ClientOptions::MAX_DURATION {
-        return Err(Error::config(format!(
-            "{name} must be at most 1 year, got {}",
-            humantime_serde::re::humantime::format_duration(d)
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Options of the WebSocket transport, and their checks.
 
-use janus_core::{ClientOptions, Error};
+use janus_core::{check_duration, check_optional_duration, Error};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,14 +83,7 @@ impl WsOptions {
                 self.subprotocol
             )));
         }
-        if let Some(interval) = self.ping_interval {
-            if interval.is_zero() {
-                return Err(Error::config(
-                    "ws.ping_interval must not be zero (leave it out to disable pings)",
-                ));
-            }
-            check_duration("ws.ping_interval", interval)?;
-        }
+        check_optional_duration("ws.ping_interval", self.ping_interval, "pings")?;
         check_duration("ws.ping_timeout", self.ping_timeout)?;
         if self.max_message_bytes == 0 || self.max_message_bytes > Self::MAX_MESSAGE_BYTES {
             return Err(Error::config(format!(
@@ -103,23 +96,10 @@ impl WsOptions {
     }
 }
 
-/// More than zero and at most [`ClientOptions::MAX_DURATION`].
-fn check_duration(name: &str, d: Duration) -> Result<(), Error> {
-    if d.is_zero() {
-        return Err(Error::config(format!("{name} must not be zero")));
-    }
-    if d > ClientOptions::MAX_DURATION {
-        return Err(Error::config(format!(
-            "{name} must be at most 1 year, got {}",
-            humantime_serde::re::humantime::format_duration(d)
-        )));
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use janus_core::ClientOptions;
 
     fn refused(o: WsOptions) -> String {
         let e = o.validate().expect_err("accepted");
