@@ -144,11 +144,13 @@ async fn echotest_media(t: Target, ip: IpAddr) {
         )
         .await
         .expect("configure with the offer");
+    let answered = start.elapsed();
     assert_eq!(answer.result.as_deref(), Some("ok"));
     let jsep = answer.jsep.expect("Janus answers the offer");
     assert_eq!(jsep.kind, "answer");
     peer.accept_answer(&jsep.sdp).expect("accept the answer");
     trickle(echo.handle(), peer.candidate()).await;
+    let trickled = start.elapsed();
     let mut running = peer.start();
 
     let up = wait_up(&mut events, start).await;
@@ -171,10 +173,12 @@ async fn echotest_media(t: Target, ip: IpAddr) {
     let c = assert_echoed(&running, t.transport).await;
     let rt = running.round_trip().expect("echoed packets were timed");
     println!(
-        "echotest over {}: offer -> webrtcup {:?}; audio {}/{} back, video {}/{} back; \
-         round trip median {:?} (max {:?})",
+        "echotest over {}: offer -> webrtcup {:?} (answer {:?}, trickles done {:?}); \
+         audio {}/{} back, video {}/{} back; round trip median {:?} (max {:?})",
         t.transport,
         up,
+        answered,
+        trickled,
         c.audio_received,
         c.audio_sent,
         c.video_received,
