@@ -221,3 +221,29 @@ fn admin_example_runs_over_every_transport() {
         println!("admin over {url}: ok");
     }
 }
+
+/// Real media: the echotest example against the Janus in its network namespace
+/// (`JANUS_MEDIA`, see tests/media_real.rs), its peer on `JANUS_MEDIA_PEER_IP`.
+#[test]
+fn echotest_media_example_runs_over_every_transport() {
+    let Some(ip) = env_or_skip("JANUS_MEDIA_PEER_IP") else {
+        return;
+    };
+    for t in targets("JANUS_MEDIA") {
+        let out = run_example("echotest_media", &[&t.url, &ip, "1"]);
+        assert_lines_in_order(
+            "echotest_media",
+            &out,
+            &[
+                "webrtcup    ",
+                " after the offer",
+                "audio       ",
+                " echoed back",
+                "video       ",
+                " echoed back",
+                "round trip  min ",
+            ],
+        );
+        print!("echotest_media over {}:\n{out}", t.transport);
+    }
+}

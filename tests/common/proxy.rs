@@ -58,6 +58,9 @@ impl Proxy {
         let port = url.port_or_known_default().expect("port");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let local = listener.local_addr().expect("addr");
+        // The proxy listens on loopback whatever the target's host (tests/media_real.rs's
+        // Janus is on a veth address).
+        url.set_host(Some("127.0.0.1")).expect("host");
         url.set_port(Some(local.port())).expect("port");
         let (cut, cut_rx) = watch::channel(0u64);
         let refuse = Arc::new(AtomicBool::new(false));
