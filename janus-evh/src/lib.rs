@@ -8,6 +8,13 @@
 //! [`EventBody`] says what happened, typed for every type and subtype Janus 1.1.2 emits,
 //! with the JSON kept whole in [`Event::raw`] and an `Other` variant for anything newer.
 //!
+//! A [`Receiver`] listens for the handlers that connect to you: HTTP for `sampleevh`
+//! ([`Receiver::listen_http`], feature `http`) and WebSocket for `wsevh`
+//! ([`Receiver::listen_ws`], feature `ws`), and hands everything over as one bounded
+//! [`EvhStream`] with the client's slow-consumer policy, each event tagged with the instance
+//! that sent it ([`Received::emitter`]). See [`correlate`] for joining events with the
+//! client's sessions and handles.
+//!
 //! Session and handle ids are `janus_core`'s [`SessionId`](janus_core::SessionId) and
 //! [`HandleId`](janus_core::HandleId), so events join the sessions and handles a
 //! `janus_core::Client` holds (`session.id()`, `handle.id()`) directly; with several Janus
@@ -29,11 +36,29 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod correlate;
 mod decode;
 mod event;
+#[cfg(feature = "http")]
+pub mod http;
+mod listener;
+mod options;
+mod receiver;
+mod stats;
+mod stream;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 pub use decode::{decode, event_from_value, Batch, DecodeError};
 pub use event::{
     types, Component, ConnectionChange, CoreEvent, Event, EventBody, HandleAction, JsepOwner,
     MediaEvent, MediaStats, SessionAction, WebRtcEvent,
 };
+pub use listener::Listener;
+pub use options::{
+    BasicAuth, ConfigError, HttpOptions, ReceiverOptions, WsOptions, MAX_DELIVERY_LIMIT,
+    WSEVH_SUBPROTOCOL,
+};
+pub use receiver::{ListenError, Receiver};
+pub use stats::ReceiverStats;
+pub use stream::{EvhItem, EvhStream, Received, Source};

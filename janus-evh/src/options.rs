@@ -1,0 +1,382 @@
+//! Options of a receiver and its listeners, with their checks.
+//!
+//! Every option has a default, deserializes from JSON or TOML (durations as `"30s"`), and is
+//! checked before anything binds: a value out of range is a [`ConfigError`] naming the
+//! option, never a panic.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use janus_core::Secret;
+use serde::{Deserialize, Serialize};
+
+/// The largest delivery any listener accepts, whatever its options say: 64 MiB.
+pub const MAX_DELIVERY_LIMIT: usize = 64 << 20;
+
+/// Why options were refused: which option, and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The option, as written in a configuration (`http.max_body`).
+    pub option: &'static str,
+    /// What is wrong with its value.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid option `{}`: {}", self.option, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn bad(option: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        option,
+        reason: reason.into(),
+    }
+}
+
+fn in_range(option: &'static str, v: usize, min: usize, max: usize) -> Result<(), ConfigError> {
+    if v < min || v > max {
+        return Err(bad(option, format!("{v} is not between {min} and {max}")));
+    }
+    Ok(())
+}
+
+fn check_path(option: &'static str, path: &Option<String>) -> Result<(), ConfigError> {
+    if let Some(p) = path {
+        if !p.starts_with('/')
+            || p.len() > 1024
+            || p.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(bad(
+                option,
+                "must start with '/' and hold no spaces or control characters (1024 bytes at most)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_timeout(option: &'static str, t: Duration) -> Result<(), ConfigError> {
+    if t.is_zero() || t > Duration::from_secs(3600) {
+        return Err(bad(option, format!("{t:?} is not between 1 ns and 1 h")));
+    }
+    Ok(())
+}
+
+fn loopback_any_port() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 0))
+}
+
+/// Options of a [`Receiver`](crate::Receiver) itself.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReceiverOptions {
+    /// How many items the stream holds for a slow consumer before it drops new events
+    /// (2 to 1 000 000; default 1024).
+    pub buffer: usize,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        ReceiverOptions { buffer: 1024 }
+    }
+}
+
+impl ReceiverOptions {
+    /// Checks every option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        in_range("buffer", self.buffer, 2, 1_000_000)
+    }
+
+    /// These options with a stream of `buffer` items.
+    pub fn with_buffer(mut self, buffer: usize) -> Self {
+        self.buffer = buffer;
+        self
+    }
+}
+
+/// The user and password `sampleevh` sends (`backend_user`, `backend_pwd`) with HTTP basic
+/// authentication.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// The user (no `:`).
+    pub user: String,
+    /// The password.
+    pub password: Secret,
+}
+
+/// Options of the HTTP listener that `sampleevh` POSTs to
+/// ([`Receiver::listen_http`](crate::Receiver::listen_http)).
+///
+/// ```
+/// use janus_evh::HttpOptions;
+///
+/// let options: HttpOptions = serde_json::from_str(r#"{
+///     "bind": "127.0.0.1:7088", "path": "/janus-events",
+///     "basic_auth": {"user": "janus", "password": "secret"},
+///     "max_body": 1048576, "read_timeout": "10s"
+/// }"#)?;
+/// options.validate()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HttpOptions {
+    /// Where to listen (default `127.0.0.1:0`: a free port, see
+    /// [`Listener::local_addr`](crate::Listener::local_addr)).
+    pub bind: SocketAddr,
+    /// The only path accepted (the path of `sampleevh`'s `backend`); others get 404.
+    /// Default: any path.
+    pub path: Option<String>,
+    /// Credentials every request must carry; others get 401. Default: none asked.
+    pub basic_auth: Option<BasicAuth>,
+    /// The largest body, compressed or not (1 byte to 64 MiB; default 1 MiB); a larger one
+    /// gets 413.
+    pub max_body: usize,
+    /// How long a client may take to send a request's head, and then its body (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
+    /// Connections served at once (1 to 10 000; default 64); more are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            bind: loopback_any_port(),
+            path: None,
+            basic_auth: None,
+            max_body: 1 << 20,
+            read_timeout: Duration::from_secs(10),
+            max_connections: 64,
+        }
+    }
+}
+
+impl HttpOptions {
+    /// Default options, listening on `bind`.
+    pub fn new(bind: SocketAddr) -> Self {
+        HttpOptions {
+            bind,
+            ..HttpOptions::default()
+        }
+    }
+
+    /// Only `path` is accepted.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Every request must carry these credentials.
+    pub fn with_basic_auth(mut self, user: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.basic_auth = Some(BasicAuth {
+            user: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Bodies up to `max_body` bytes.
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
+    }
+
+    /// Checks every option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_path("http.path", &self.path)?;
+        if let Some(auth) = &self.basic_auth {
+            if auth.user.is_empty()
+                || auth.user.contains(':')
+                || auth.user.chars().any(char::is_control)
+            {
+                return Err(bad(
+                    "http.basic_auth.user",
+                    "must be non-empty, without ':' or control characters",
+                ));
+            }
+            if auth.password.expose().chars().any(char::is_control) {
+                return Err(bad(
+                    "http.basic_auth.password",
+                    "must hold no control characters",
+                ));
+            }
+        }
+        in_range("http.max_body", self.max_body, 1, MAX_DELIVERY_LIMIT)?;
+        check_timeout("http.read_timeout", self.read_timeout)?;
+        in_range("http.max_connections", self.max_connections, 1, 10_000)
+    }
+}
+
+/// The subprotocol `wsevh` asks for unless its `subprotocol` option says otherwise.
+pub const WSEVH_SUBPROTOCOL: &str = "janus-event-handlers";
+
+/// Options of the WebSocket listener that `wsevh` connects to
+/// ([`Receiver::listen_ws`](crate::Receiver::listen_ws)).
+///
+/// ```
+/// use janus_evh::WsOptions;
+///
+/// let options: WsOptions = serde_json::from_str(r#"{
+///     "bind": "127.0.0.1:7188", "path": "/events", "subprotocol": "janus-event-handlers"
+/// }"#)?;
+/// options.validate()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WsOptions {
+    /// Where to listen (default `127.0.0.1:0`: a free port).
+    pub bind: SocketAddr,
+    /// The only path accepted (the path of `wsevh`'s `backend`); a handshake on another gets
+    /// 404. Default: any path.
+    pub path: Option<String>,
+    /// The subprotocol a client must offer, answered in the handshake (default
+    /// [`WSEVH_SUBPROTOCOL`], what `wsevh` offers unless configured otherwise); `None`
+    /// accepts any client and answers none.
+    pub subprotocol: Option<String>,
+    /// The largest message (and frame) (1 byte to 64 MiB; default 1 MiB); a larger one
+    /// closes the connection with 1009 (Janus reconnects).
+    pub max_message: usize,
+    /// How long the opening handshake may take (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Connections served at once (1 to 10 000; default 64); more are closed at once.
+    pub max_connections: usize,
+}
+
+impl Default for WsOptions {
+    fn default() -> Self {
+        WsOptions {
+            bind: loopback_any_port(),
+            path: None,
+            subprotocol: Some(WSEVH_SUBPROTOCOL.to_owned()),
+            max_message: 1 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 64,
+        }
+    }
+}
+
+impl WsOptions {
+    /// Default options, listening on `bind`.
+    pub fn new(bind: SocketAddr) -> Self {
+        WsOptions {
+            bind,
+            ..WsOptions::default()
+        }
+    }
+
+    /// Only `path` is accepted.
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// The subprotocol a client must offer (`None`: any client).
+    pub fn with_subprotocol(mut self, subprotocol: Option<String>) -> Self {
+        self.subprotocol = subprotocol;
+        self
+    }
+
+    /// Messages up to `max_message` bytes.
+    pub fn with_max_message(mut self, max_message: usize) -> Self {
+        self.max_message = max_message;
+        self
+    }
+
+    /// Checks every option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_path("ws.path", &self.path)?;
+        if let Some(p) = &self.subprotocol {
+            // An HTTP token (RFC 7230), as a subprotocol must be.
+            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if p.is_empty() || p.len() > 256 || !p.chars().all(token) {
+                return Err(bad(
+                    "ws.subprotocol",
+                    "must be a non-empty token (letters, digits, !#$%&'*+-.^_`|~)",
+                ));
+            }
+        }
+        in_range("ws.max_message", self.max_message, 1, MAX_DELIVERY_LIMIT)?;
+        check_timeout("ws.handshake_timeout", self.handshake_timeout)?;
+        in_range("ws.max_connections", self.max_connections, 1, 10_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        ReceiverOptions::default().validate().unwrap();
+        HttpOptions::default().validate().unwrap();
+        WsOptions::default().validate().unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_option() {
+        let e = ReceiverOptions::default()
+            .with_buffer(1)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "buffer");
+        let e = HttpOptions::default()
+            .with_max_body(0)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "http.max_body");
+        let e = HttpOptions::default()
+            .with_max_body(MAX_DELIVERY_LIMIT + 1)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "http.max_body");
+        let e = HttpOptions::default()
+            .with_path("no-slash")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "http.path");
+        let e = HttpOptions::default()
+            .with_basic_auth("a:b", "pw")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "http.basic_auth.user");
+        let h = HttpOptions {
+            read_timeout: Duration::ZERO,
+            ..HttpOptions::default()
+        };
+        assert_eq!(h.validate().unwrap_err().option, "http.read_timeout");
+        let h = HttpOptions {
+            max_connections: 0,
+            ..HttpOptions::default()
+        };
+        assert_eq!(h.validate().unwrap_err().option, "http.max_connections");
+        let e = WsOptions::default()
+            .with_subprotocol(Some("two words".into()))
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "ws.subprotocol");
+        let e = WsOptions::default()
+            .with_max_message(0)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "ws.max_message");
+        assert!(e.to_string().contains("`ws.max_message`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let e = serde_json::from_str::<HttpOptions>(r#"{"max_bdy": 10}"#).unwrap_err();
+        assert!(e.to_string().contains("max_bdy"), "{e}");
+    }
+}
