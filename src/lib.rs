@@ -50,6 +50,11 @@ pub use janus_mqtt::{MqttConnector, MqttOptions, MqttVersion};
 #[cfg(feature = "amqp")]
 pub use janus_amqp::{AmqpConnector, AmqpOptions};
 
+/// Typed events from Janus' event handlers and receivers for them (`janus-evh`, feature
+/// `evh`): `janus_client::evh::Receiver` and friends.
+#[cfg(feature = "evh")]
+pub use janus_evh as evh;
+
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
 /// The configuration is checked first ([`Config::validate`]); nothing starts when an option
