@@ -117,7 +117,7 @@ pub async fn connect_admin(
     Ok(admin::AdminClient::new(client, admin_secret))
 }
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(all(doctest, feature = "mock"))]
+/// The README's examples, compiled and run as doc tests (with the features they use).
+#[cfg(all(doctest, feature = "mock", feature = "evh"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
