@@ -4,7 +4,9 @@
 //! `wsevh` connects to `ws://127.0.0.1:$EVH_WS_PORT/` and whose `sampleevh` POSTs, gzip-
 //! compressed and with basic auth (`$EVH_HTTP_USER`, `$EVH_HTTP_PASSWORD`), to
 //! `http://127.0.0.1:$EVH_HTTP_PORT/janus-events`. The tests bind those ports (one test at a
-//! time per port) while Janus runs; both handlers connect again by themselves.
+//! time per port) while Janus runs; both handlers connect again by themselves. Its `mqttevh`
+//! publishes on `$EVH_MQTT_TOPIC` (a sub-topic per event type) on the broker at
+//! `$MQTT_BROKER_PORT` (tests with the feature `evh-mqtt`).
 
 mod common;
 
@@ -531,4 +533,142 @@ async fn a_slow_consumer_is_told_what_it_missed() {
     next_matching(&mut events, LIMIT, |r| r.is_about_session(sid)).await;
     session.destroy().await.expect("destroy");
     client.close().await;
+}
+
+/// The broker and topic `mqttevh` publishes on.
+#[cfg(feature = "evh-mqtt")]
+fn mqtt_options() -> Option<janus_client::evh::MqttEvhOptions> {
+    let port: u16 = env_or_skip("MQTT_BROKER_PORT")?
+        .parse()
+        .expect("a port number");
+    let topic = env_or_skip("EVH_MQTT_TOPIC")?;
+    Some(janus_client::evh::MqttEvhOptions::new("127.0.0.1", port).with_topic(topic))
+}
+
+#[cfg(feature = "evh-mqtt")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echotest_lifecycle_over_mqttevh() {
+    let (Some(s), Some(options)) = (setup(), mqtt_options()) else {
+        return;
+    };
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    let mut events = receiver.events();
+    let consumer = receiver.consume_mqtt(&options).await.expect("subscribe");
+    echotest_lifecycle(&s, &mut events, |src| {
+        // addevent: one sub-topic per type.
+        matches!(src, Source::Mqtt { topic } if topic.ends_with("/sessions") || topic.ends_with("/handles"))
+    })
+    .await;
+    consumer.stop().await;
+}
+
+/// Publishes `payloads` on `topic` as another MQTT client, each acknowledged by the broker.
+#[cfg(feature = "evh-mqtt")]
+async fn publish_raw(
+    options: &janus_client::evh::MqttEvhOptions,
+    topic: &str,
+    payloads: Vec<Vec<u8>>,
+) {
+    let mut o = rumqttc::MqttOptions::new(
+        format!("evh-hostile-{}", std::process::id()),
+        options.host.clone(),
+        options.port,
+    );
+    o.set_max_packet_size(1 << 20, 1 << 20);
+    let (raw, mut events) = rumqttc::AsyncClient::new(o, 16);
+    let count = payloads.len();
+    for p in payloads {
+        raw.publish(topic, rumqttc::QoS::AtLeastOnce, false, p)
+            .await
+            .expect("queue a publish");
+    }
+    let mut acked = 0;
+    tokio::time::timeout(LIMIT, async {
+        while acked < count {
+            match events.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => acked += 1,
+                Ok(_) => {}
+                Err(e) => panic!("publisher: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the broker acknowledges every publish");
+    let _ = raw.disconnect().await;
+}
+
+#[cfg(feature = "evh-mqtt")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_garbage_and_oversized_messages_are_counted_and_the_consumer_goes_on() {
+    let (Some(s), Some(mut options)) = (setup(), mqtt_options()) else {
+        return;
+    };
+    options.max_message = 64 * 1024;
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    let mut events = receiver.events();
+    let consumer = receiver.consume_mqtt(&options).await.expect("subscribe");
+    assert_eq!(receiver.stats().connections, 1);
+    let topic = format!("{}/sessions", options.topic);
+    publish_raw(
+        &options,
+        &topic,
+        vec![b"{not json".to_vec(), vec![0xff, 0xfe], b"[1, 2".to_vec()],
+    )
+    .await;
+    // The handler's own status note is not an event, nor garbage.
+    let status = format!("{}/status", options.topic);
+    publish_raw(
+        &options,
+        &status,
+        vec![br#"{"event":"connected"}"#.to_vec()],
+    )
+    .await;
+    publish_raw(
+        &options,
+        &topic,
+        vec![
+            br#"{"emitter":"test-sender","type":1,"session_id":9,"event":{"name":"created"}}"#
+                .to_vec(),
+        ],
+    )
+    .await;
+    let r = next_matching(&mut events, LIMIT, |r| r.emitter == "test-sender").await;
+    assert_eq!(r.session_id(), Some(SessionId(9)));
+    assert_eq!(receiver.stats().garbage, 3, "{:?}", receiver.stats());
+
+    // Too large: the consumer's connection ends, and it connects and subscribes again
+    // (what Janus publishes meanwhile is lost: wait for the new subscription).
+    publish_raw(&options, &topic, vec![vec![b' '; 100 * 1024]]).await;
+    assert!(
+        eventually(LIMIT, || async {
+            let s = receiver.stats();
+            s.oversized == 1 && s.connections == 2
+        })
+        .await,
+        "{:?}",
+        receiver.stats()
+    );
+    echotest_lifecycle(&s, &mut events, |src| matches!(src, Source::Mqtt { .. })).await;
+    assert_eq!(receiver.stats().garbage, 3);
+    consumer.stop().await;
+}
+
+#[cfg(feature = "evh-mqtt")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_consumer_refuses_a_broker_it_cannot_reach() {
+    let Some(mut options) = mqtt_options() else {
+        return;
+    };
+    // A port nothing listens on: the first connection fails, and says where.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    options.port = unused.local_addr().expect("addr").port();
+    drop(unused);
+    options.connect_timeout = Duration::from_secs(5);
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    match receiver.consume_mqtt(&options).await {
+        Err(janus_client::evh::ListenError::Connect { endpoint, .. }) => {
+            assert!(endpoint.contains(&options.port.to_string()), "{endpoint}")
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
 }

@@ -36,19 +36,24 @@
 //! ```
 #![warn(missing_docs)]
 
+mod consumer;
 pub mod correlate;
 mod decode;
 mod event;
 #[cfg(feature = "http")]
 pub mod http;
 mod listener;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
 mod options;
 mod receiver;
 mod stats;
 mod stream;
+mod task;
 #[cfg(feature = "ws")]
 pub mod ws;
 
+pub use consumer::Consumer;
 pub use decode::{decode, event_from_value, Batch, DecodeError};
 pub use event::{
     types, Component, ConnectionChange, CoreEvent, Event, EventBody, HandleAction, JsepOwner,
@@ -59,6 +64,8 @@ pub use options::{
     BasicAuth, ConfigError, HttpOptions, ReceiverOptions, WsOptions, MAX_DELIVERY_LIMIT,
     WSEVH_SUBPROTOCOL,
 };
+#[cfg(feature = "mqtt")]
+pub use options::{MqttEvhOptions, MQTTEVH_TOPIC};
 pub use receiver::{ListenError, Receiver};
 pub use stats::ReceiverStats;
 pub use stream::{EvhItem, EvhStream, Received, Source};

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 
 use crate::stats::Counters;
+use crate::task::Task;
 
 /// A listening endpoint of a [`Receiver`](crate::Receiver) (HTTP or WebSocket).
 ///
@@ -20,8 +20,7 @@ use crate::stats::Counters;
 #[derive(Debug)]
 pub struct Listener {
     local_addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Task,
 }
 
 impl Listener {
@@ -31,22 +30,8 @@ impl Listener {
     }
 
     /// Stops listening, closes every connection and waits until the socket is closed.
-    pub async fn stop(mut self) {
-        self.shutdown.take();
-        if let Some(task) = self.task.take() {
-            // The task ends by itself once told; an error is a panic in it, already reported.
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        // Dropping the sender tells the accept loop; aborting covers a loop not yet polled.
-        self.shutdown.take();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+    pub async fn stop(self) {
+        self.task.stop().await;
     }
 }
 
@@ -63,8 +48,7 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let local_addr = tcp.local_addr()?;
-    let (shutdown, mut stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
+    let task = Task::spawn(|mut stopped| async move {
         // Owned by this loop: when it ends, every connection task is aborted.
         let mut connections = JoinSet::new();
         loop {
@@ -91,9 +75,5 @@ where
             }
         }
     });
-    Ok(Listener {
-        local_addr,
-        shutdown: Some(shutdown),
-        task: Some(task),
-    })
+    Ok(Listener { local_addr, task })
 }

@@ -313,6 +313,166 @@ impl WsOptions {
     }
 }
 
+/// The base topic `mqttevh` publishes on unless its `topic` option says otherwise.
+#[cfg(feature = "mqtt")]
+pub const MQTTEVH_TOPIC: &str = "/janus/events";
+
+#[cfg(feature = "mqtt")]
+fn check_host(option: &'static str, host: &str) -> Result<(), ConfigError> {
+    if host.is_empty()
+        || host.len() > 255
+        || host.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad(option, "must be a host name or address"));
+    }
+    Ok(())
+}
+
+#[cfg(feature = "mqtt")]
+fn check_credentials(
+    option: &'static str,
+    user: &Option<String>,
+    password: &Option<Secret>,
+) -> Result<(), ConfigError> {
+    if user.is_some() != password.is_some() {
+        return Err(bad(option, "give both a user and a password, or neither"));
+    }
+    Ok(())
+}
+
+/// Options of a consumer of `mqttevh`'s messages
+/// ([`Receiver::consume_mqtt`](crate::Receiver::consume_mqtt)).
+///
+/// ```
+/// use janus_evh::MqttEvhOptions;
+///
+/// let options: MqttEvhOptions = serde_json::from_str(r#"{
+///     "host": "127.0.0.1", "port": 1883, "topic": "/janus/events",
+///     "username": "evh", "password": "secret"
+/// }"#)?;
+/// options.validate()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "mqtt")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MqttEvhOptions {
+    /// The broker's host (default `127.0.0.1`).
+    pub host: String,
+    /// The broker's port (default 1883).
+    pub port: u16,
+    /// The client id (default: `janus-evh-` and a unique suffix; two clients with one id
+    /// knock each other off the broker).
+    pub client_id: Option<String>,
+    /// The user, if the broker asks for one.
+    pub username: Option<String>,
+    /// The password, with `username`.
+    pub password: Option<Secret>,
+    /// `mqttevh`'s base topic (default [`MQTTEVH_TOPIC`]): the consumer subscribes to it and
+    /// to everything under it (`addevent` adds the type: `/janus/events/sessions`, ...), and
+    /// ignores `<topic>/status` (the handler's own connected and disconnected notes).
+    pub topic: String,
+    /// The QoS of the subscription (0, 1 or 2; default 0).
+    pub qos: u8,
+    /// The largest message (1 byte to 64 MiB; default 1 MiB); a larger one ends the
+    /// connection (counted as oversized) and the consumer connects again.
+    pub max_message: usize,
+    /// MQTT keep-alive (1 s to 1 h; default 30 s).
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// How long the first connection and subscription may take (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How long to wait before connecting again after the connection is lost (default 1 s).
+    #[serde(with = "humantime_serde")]
+    pub reconnect_delay: Duration,
+}
+
+#[cfg(feature = "mqtt")]
+impl Default for MqttEvhOptions {
+    fn default() -> Self {
+        MqttEvhOptions {
+            host: Ipv4Addr::LOCALHOST.to_string(),
+            port: 1883,
+            client_id: None,
+            username: None,
+            password: None,
+            topic: MQTTEVH_TOPIC.to_owned(),
+            qos: 0,
+            max_message: 1 << 20,
+            keep_alive: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            reconnect_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+#[cfg(feature = "mqtt")]
+impl MqttEvhOptions {
+    /// Default options, for the broker at `host:port`.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        MqttEvhOptions {
+            host: host.into(),
+            port,
+            ..MqttEvhOptions::default()
+        }
+    }
+
+    /// `mqttevh`'s base topic.
+    pub fn with_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = topic.into();
+        self
+    }
+
+    /// Log in with these credentials.
+    pub fn with_credentials(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> Self {
+        self.username = Some(user.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Checks every option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_host("mqtt.host", &self.host)?;
+        if self.port == 0 {
+            return Err(bad("mqtt.port", "must not be 0"));
+        }
+        if let Some(id) = &self.client_id {
+            if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+                return Err(bad(
+                    "mqtt.client_id",
+                    "must be 1 to 128 bytes, without control characters",
+                ));
+            }
+        }
+        check_credentials("mqtt.username", &self.username, &self.password)?;
+        if self.topic.is_empty() || self.topic.len() > 1024 || self.topic.contains(['+', '#', '\0'])
+        {
+            return Err(bad(
+                "mqtt.topic",
+                "must be a topic name (1 to 1024 bytes, no wildcards)",
+            ));
+        }
+        if self.qos > 2 {
+            return Err(bad("mqtt.qos", format!("{} is not 0, 1 or 2", self.qos)));
+        }
+        in_range("mqtt.max_message", self.max_message, 1, MAX_DELIVERY_LIMIT)?;
+        if self.keep_alive < Duration::from_secs(1) || self.keep_alive > Duration::from_secs(3600) {
+            return Err(bad(
+                "mqtt.keep_alive",
+                format!("{:?} is not between 1 s and 1 h", self.keep_alive),
+            ));
+        }
+        check_timeout("mqtt.connect_timeout", self.connect_timeout)?;
+        check_timeout("mqtt.reconnect_delay", self.reconnect_delay)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

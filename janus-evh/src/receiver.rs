@@ -68,6 +68,13 @@ pub enum ListenError {
         /// Why.
         source: std::io::Error,
     },
+    /// The broker could not be reached, refused the login or the subscription.
+    Connect {
+        /// The broker (no credentials).
+        endpoint: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for ListenError {
@@ -75,6 +82,9 @@ impl fmt::Display for ListenError {
         match self {
             ListenError::Config(e) => e.fmt(f),
             ListenError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            ListenError::Connect { endpoint, reason } => {
+                write!(f, "cannot consume from {endpoint}: {reason}")
+            }
         }
     }
 }
@@ -84,6 +94,7 @@ impl std::error::Error for ListenError {
         match self {
             ListenError::Config(e) => Some(e),
             ListenError::Bind { source, .. } => Some(source),
+            ListenError::Connect { .. } => None,
         }
     }
 }

@@ -56,6 +56,7 @@ pub struct ReceiverStats {
     /// Requests and connections refused before reading a delivery: wrong credentials, path,
     /// method or subprotocol, or too many connections.
     pub refused: u64,
-    /// Connections accepted (HTTP and WebSocket).
+    /// Connections accepted (HTTP and WebSocket), and broker subscriptions made (the first
+    /// and each one after a reconnect).
     pub connections: u64,
 }

@@ -71,6 +71,16 @@ pub enum Source {
         /// The sender's address.
         peer: SocketAddr,
     },
+    /// An `mqttevh` message on this MQTT topic.
+    Mqtt {
+        /// The topic.
+        topic: String,
+    },
+    /// A `rabbitmqevh` message with this routing key.
+    Amqp {
+        /// The routing key.
+        routing_key: String,
+    },
 }
 
 impl fmt::Display for Source {
@@ -78,6 +88,8 @@ impl fmt::Display for Source {
         match self {
             Source::Http { peer } => write!(f, "http://{peer}"),
             Source::WebSocket { peer } => write!(f, "ws://{peer}"),
+            Source::Mqtt { topic } => write!(f, "mqtt topic {topic}"),
+            Source::Amqp { routing_key } => write!(f, "amqp routing key {routing_key}"),
         }
     }
 }
