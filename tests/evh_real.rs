@@ -6,7 +6,9 @@
 //! `http://127.0.0.1:$EVH_HTTP_PORT/janus-events`. The tests bind those ports (one test at a
 //! time per port) while Janus runs; both handlers connect again by themselves. Its `mqttevh`
 //! publishes on `$EVH_MQTT_TOPIC` (a sub-topic per event type) on the broker at
-//! `$MQTT_BROKER_PORT` (tests with the feature `evh-mqtt`).
+//! `$MQTT_BROKER_PORT` (tests with the feature `evh-mqtt`); its `rabbitmqevh` to the fanout
+//! exchange `$EVH_AMQP_EXCHANGE` with the key `$EVH_AMQP_ROUTE_KEY` on the RabbitMQ broker at
+//! `$RABBITMQ_PORT` (tests with the feature `evh-amqp`).
 
 mod common;
 
@@ -668,6 +670,111 @@ async fn mqtt_consumer_refuses_a_broker_it_cannot_reach() {
     match receiver.consume_mqtt(&options).await {
         Err(janus_client::evh::ListenError::Connect { endpoint, .. }) => {
             assert!(endpoint.contains(&options.port.to_string()), "{endpoint}")
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+}
+
+/// The broker and exchange `rabbitmqevh` publishes to.
+#[cfg(feature = "evh-amqp")]
+fn amqp_options() -> Option<janus_client::evh::AmqpEvhOptions> {
+    let port: u16 = env_or_skip("RABBITMQ_PORT")?
+        .parse()
+        .expect("a port number");
+    let exchange = env_or_skip("EVH_AMQP_EXCHANGE")?;
+    let key = env_or_skip("EVH_AMQP_ROUTE_KEY")?;
+    Some(
+        janus_client::evh::AmqpEvhOptions::new("127.0.0.1", port)
+            .with_exchange(exchange, "fanout", key),
+    )
+}
+
+#[cfg(feature = "evh-amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echotest_lifecycle_over_rabbitmqevh() {
+    let (Some(s), Some(options)) = (setup(), amqp_options()) else {
+        return;
+    };
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    let mut events = receiver.events();
+    let consumer = receiver.consume_amqp(&options).await.expect("subscribe");
+    echotest_lifecycle(&s, &mut events, |src| {
+        matches!(src, Source::Amqp { routing_key } if routing_key.starts_with("janus-events-"))
+    })
+    .await;
+    consumer.stop().await;
+}
+
+/// Publishes `payloads` to the exchange as another AMQP client.
+#[cfg(feature = "evh-amqp")]
+async fn publish_amqp(options: &janus_client::evh::AmqpEvhOptions, payloads: Vec<Vec<u8>>) {
+    let url = format!("amqp://guest:guest@{}:{}/%2f", options.host, options.port);
+    let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let exchange = options.exchange.clone().expect("an exchange");
+    for p in payloads {
+        channel
+            .basic_publish(
+                exchange.as_str().into(),
+                options.route_key.as_str().into(),
+                lapin::options::BasicPublishOptions::default(),
+                &p,
+                lapin::BasicProperties::default(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("published");
+    }
+    let _ = connection.close(200, "done".into()).await;
+}
+
+#[cfg(feature = "evh-amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_garbage_and_oversized_messages_are_counted_and_the_consumer_goes_on() {
+    let (Some(s), Some(mut options)) = (setup(), amqp_options()) else {
+        return;
+    };
+    options.max_message = 64 * 1024;
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    let mut events = receiver.events();
+    let consumer = receiver.consume_amqp(&options).await.expect("subscribe");
+    publish_amqp(
+        &options,
+        vec![
+            b"{not json".to_vec(),
+            vec![0xff, 0xfe],
+            b"42".to_vec(),
+            vec![b' '; 100 * 1024],
+            br#"[{"emitter":"test-sender","type":1,"session_id":11,"event":{"name":"created"}}]"#
+                .to_vec(),
+        ],
+    )
+    .await;
+    // In order on one queue: the event after the refused ones arrives, and they were counted.
+    let r = next_matching(&mut events, LIMIT, |r| r.emitter == "test-sender").await;
+    assert_eq!(r.session_id(), Some(SessionId(11)));
+    let stats = receiver.stats();
+    assert_eq!((stats.garbage, stats.oversized), (3, 1), "{stats:?}");
+    echotest_lifecycle(&s, &mut events, |src| matches!(src, Source::Amqp { .. })).await;
+    consumer.stop().await;
+}
+
+#[cfg(feature = "evh-amqp")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_consumer_refuses_bad_credentials() {
+    let Some(mut options) = amqp_options() else {
+        return;
+    };
+    options.password = Some("not-the-password".into());
+    options.connect_timeout = Duration::from_secs(10);
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    match receiver.consume_amqp(&options).await {
+        Err(janus_client::evh::ListenError::Connect { endpoint, reason }) => {
+            assert!(endpoint.contains(&options.port.to_string()), "{endpoint}");
+            assert!(!reason.contains("not-the-password"), "{reason}");
         }
         other => panic!("expected a connect error, got {other:?}"),
     }

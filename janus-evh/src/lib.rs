@@ -35,13 +35,22 @@
 //! # Ok::<(), janus_evh::DecodeError>(())
 //! ```
 #![warn(missing_docs)]
+// Without any receiver feature only the decoding is used.
+#![cfg_attr(
+    not(any(feature = "http", feature = "ws", feature = "mqtt", feature = "amqp")),
+    allow(dead_code)
+)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
 mod consumer;
 pub mod correlate;
 mod decode;
 mod event;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "http", feature = "ws"))]
 mod listener;
 #[cfg(feature = "mqtt")]
 pub mod mqtt;
@@ -53,13 +62,17 @@ mod task;
 #[cfg(feature = "ws")]
 pub mod ws;
 
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
 pub use consumer::Consumer;
 pub use decode::{decode, event_from_value, Batch, DecodeError};
 pub use event::{
     types, Component, ConnectionChange, CoreEvent, Event, EventBody, HandleAction, JsepOwner,
     MediaEvent, MediaStats, SessionAction, WebRtcEvent,
 };
+#[cfg(any(feature = "http", feature = "ws"))]
 pub use listener::Listener;
+#[cfg(feature = "amqp")]
+pub use options::{AmqpEvhOptions, RABBITMQEVH_ROUTE_KEY};
 pub use options::{
     BasicAuth, ConfigError, HttpOptions, ReceiverOptions, WsOptions, MAX_DELIVERY_LIMIT,
     WSEVH_SUBPROTOCOL,

@@ -317,7 +317,7 @@ impl WsOptions {
 #[cfg(feature = "mqtt")]
 pub const MQTTEVH_TOPIC: &str = "/janus/events";
 
-#[cfg(feature = "mqtt")]
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
 fn check_host(option: &'static str, host: &str) -> Result<(), ConfigError> {
     if host.is_empty()
         || host.len() > 255
@@ -328,7 +328,7 @@ fn check_host(option: &'static str, host: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-#[cfg(feature = "mqtt")]
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
 fn check_credentials(
     option: &'static str,
     user: &Option<String>,
@@ -473,6 +473,148 @@ impl MqttEvhOptions {
     }
 }
 
+/// The routing key `rabbitmqevh` publishes with unless its `route_key` option says otherwise.
+#[cfg(feature = "amqp")]
+pub const RABBITMQEVH_ROUTE_KEY: &str = "janus-events";
+
+/// Options of a consumer of `rabbitmqevh`'s messages
+/// ([`Receiver::consume_amqp`](crate::Receiver::consume_amqp)).
+///
+/// ```
+/// use janus_evh::AmqpEvhOptions;
+///
+/// let options: AmqpEvhOptions = serde_json::from_str(r#"{
+///     "host": "127.0.0.1", "port": 5672, "vhost": "/",
+///     "username": "guest", "password": "guest",
+///     "exchange": "janus-exchange", "exchange_type": "fanout", "route_key": "janus-events"
+/// }"#)?;
+/// options.validate()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "amqp")]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AmqpEvhOptions {
+    /// The broker's host (default `127.0.0.1`).
+    pub host: String,
+    /// The broker's port (default 5672).
+    pub port: u16,
+    /// The virtual host (default `/`).
+    pub vhost: String,
+    /// The user (default `guest`).
+    pub username: Option<String>,
+    /// The password, with `username` (default `guest`).
+    pub password: Option<Secret>,
+    /// `rabbitmqevh`'s `exchange`: the consumer declares it as Janus does (not durable, not
+    /// auto-deleted, of type `exchange_type`) and binds a queue of its own (named by the
+    /// broker, exclusive, deleted with the consumer) with `route_key`. `None` (Janus' default,
+    /// no `exchange`): Janus publishes to the nameless exchange, into the queue named
+    /// `route_key` (which it declares with `declare_outgoing_queue`), and the consumer reads
+    /// that queue (sharing it with any other consumer of it).
+    pub exchange: Option<String>,
+    /// The exchange's type as Janus declares it (`fanout`, Janus' default, `direct`, `topic`,
+    /// `headers`).
+    pub exchange_type: String,
+    /// `rabbitmqevh`'s `route_key` (default [`RABBITMQEVH_ROUTE_KEY`]).
+    pub route_key: String,
+    /// Deliveries the broker sends before they are acknowledged (1 to 65 535; default 256).
+    pub prefetch: u16,
+    /// The largest message (1 byte to 64 MiB; default 1 MiB); a larger one is dropped and
+    /// counted as oversized.
+    pub max_message: usize,
+    /// How long the first connection and subscription may take (default 10 s).
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// How long to wait before connecting again after the connection is lost (default 1 s).
+    #[serde(with = "humantime_serde")]
+    pub reconnect_delay: Duration,
+}
+
+#[cfg(feature = "amqp")]
+impl Default for AmqpEvhOptions {
+    fn default() -> Self {
+        AmqpEvhOptions {
+            host: Ipv4Addr::LOCALHOST.to_string(),
+            port: 5672,
+            vhost: "/".to_owned(),
+            username: Some("guest".to_owned()),
+            password: Some(Secret::new("guest")),
+            exchange: None,
+            exchange_type: "fanout".to_owned(),
+            route_key: RABBITMQEVH_ROUTE_KEY.to_owned(),
+            prefetch: 256,
+            max_message: 1 << 20,
+            connect_timeout: Duration::from_secs(10),
+            reconnect_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+#[cfg(feature = "amqp")]
+impl AmqpEvhOptions {
+    /// Default options, for the broker at `host:port`.
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        AmqpEvhOptions {
+            host: host.into(),
+            port,
+            ..AmqpEvhOptions::default()
+        }
+    }
+
+    /// `rabbitmqevh`'s `exchange` (of type `exchange_type`) and `route_key`.
+    pub fn with_exchange(
+        mut self,
+        exchange: impl Into<String>,
+        exchange_type: impl Into<String>,
+        route_key: impl Into<String>,
+    ) -> Self {
+        self.exchange = Some(exchange.into());
+        self.exchange_type = exchange_type.into();
+        self.route_key = route_key.into();
+        self
+    }
+
+    /// Checks every option.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_host("amqp.host", &self.host)?;
+        if self.port == 0 {
+            return Err(bad("amqp.port", "must not be 0"));
+        }
+        check_credentials("amqp.username", &self.username, &self.password)?;
+        // AMQP short strings: at most 255 bytes.
+        let short = |option: &'static str, v: &str, empty_ok: bool| {
+            if (v.is_empty() && !empty_ok) || v.len() > 255 || v.chars().any(char::is_control) {
+                return Err(bad(
+                    option,
+                    "must be 1 to 255 bytes, without control characters",
+                ));
+            }
+            Ok(())
+        };
+        short("amqp.vhost", &self.vhost, false)?;
+        if let Some(e) = &self.exchange {
+            short("amqp.exchange", e, false)?;
+        }
+        if !["fanout", "direct", "topic", "headers"].contains(&self.exchange_type.as_str()) {
+            return Err(bad(
+                "amqp.exchange_type",
+                format!(
+                    "{:?} is not fanout, direct, topic or headers",
+                    self.exchange_type
+                ),
+            ));
+        }
+        short("amqp.route_key", &self.route_key, self.exchange.is_some())?;
+        if self.prefetch == 0 {
+            return Err(bad("amqp.prefetch", "must not be 0"));
+        }
+        in_range("amqp.max_message", self.max_message, 1, MAX_DELIVERY_LIMIT)?;
+        check_timeout("amqp.connect_timeout", self.connect_timeout)?;
+        check_timeout("amqp.reconnect_delay", self.reconnect_delay)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +674,67 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.option, "ws.max_message");
         assert!(e.to_string().contains("`ws.max_message`"), "{e}");
+    }
+
+    #[cfg(feature = "mqtt")]
+    #[test]
+    fn mqtt_errors_name_the_option() {
+        MqttEvhOptions::default().validate().unwrap();
+        let e = MqttEvhOptions::default()
+            .with_topic("/janus/#")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "mqtt.topic");
+        let o = MqttEvhOptions {
+            username: Some("u".into()),
+            ..MqttEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "mqtt.username");
+        let o = MqttEvhOptions {
+            keep_alive: Duration::from_millis(500),
+            ..MqttEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "mqtt.keep_alive");
+        let o = MqttEvhOptions {
+            qos: 3,
+            ..MqttEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "mqtt.qos");
+        assert_eq!(
+            MqttEvhOptions::new("", 1).validate().unwrap_err().option,
+            "mqtt.host"
+        );
+        assert_eq!(
+            MqttEvhOptions::new("h", 0).validate().unwrap_err().option,
+            "mqtt.port"
+        );
+    }
+
+    #[cfg(feature = "amqp")]
+    #[test]
+    fn amqp_errors_name_the_option() {
+        AmqpEvhOptions::default().validate().unwrap();
+        let e = AmqpEvhOptions::default()
+            .with_exchange("x", "round-robin", "k")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.option, "amqp.exchange_type");
+        // Without an exchange the routing key names the queue: it must not be empty.
+        let o = AmqpEvhOptions {
+            route_key: String::new(),
+            ..AmqpEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "amqp.route_key");
+        let o = AmqpEvhOptions {
+            prefetch: 0,
+            ..AmqpEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "amqp.prefetch");
+        let o = AmqpEvhOptions {
+            password: None,
+            ..AmqpEvhOptions::default()
+        };
+        assert_eq!(o.validate().unwrap_err().option, "amqp.username");
     }
 
     #[test]

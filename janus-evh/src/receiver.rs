@@ -134,6 +134,7 @@ impl Receiver {
         self.sink.clone()
     }
 
+    #[cfg(any(feature = "http", feature = "ws"))]
     pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenError> {
         tokio::net::TcpListener::bind(addr)
             .await
