@@ -12,8 +12,10 @@
 //! ([`Receiver::listen_http`], feature `http`) and WebSocket for `wsevh`
 //! ([`Receiver::listen_ws`], feature `ws`), and hands everything over as one bounded
 //! [`EvhStream`] with the client's slow-consumer policy, each event tagged with the instance
-//! that sent it ([`Received::emitter`]). See [`correlate`] for joining events with the
-//! client's sessions and handles.
+//! that sent it ([`Received::emitter`]). The handlers that publish to a broker have
+//! consumers feeding the same stream: `Receiver::consume_mqtt` for `mqttevh` (feature
+//! `mqtt`) and `Receiver::consume_amqp` for `rabbitmqevh` (feature `amqp`). See [`correlate`]
+//! for joining events with the client's sessions and handles.
 //!
 //! Session and handle ids are `janus_core`'s [`SessionId`](janus_core::SessionId) and
 //! [`HandleId`](janus_core::HandleId), so events join the sessions and handles a
