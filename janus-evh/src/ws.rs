@@ -122,16 +122,18 @@ async fn serve(stream: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
     let mut refused = false;
     let callback = |req: &Request, resp: Response| {
         let checked = check(req, resp, &ctx);
-        refused = checked.is_err();
+        if checked.is_err() {
+            // Counted before the refusal is written: whoever reads it sees the count.
+            Counters::add(&ctx.sink.counters.refused, 1);
+            refused = true;
+        }
         checked
     };
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(config));
     let mut ws = match tokio::time::timeout(ctx.handshake_timeout, handshake).await {
         Ok(Ok(ws)) => ws,
         Ok(Err(e)) => {
-            if refused {
-                Counters::add(&counters.refused, 1);
-            } else {
+            if !refused {
                 Counters::add(&counters.garbage, 1);
             }
             tracing::debug!(%peer, error = %e, "event handler WebSocket handshake failed");
