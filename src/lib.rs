@@ -50,6 +50,11 @@ pub use janus_mqtt::{MqttConnector, MqttOptions, MqttVersion};
 #[cfg(feature = "amqp")]
 pub use janus_amqp::{AmqpConnector, AmqpOptions};
 
+/// Typed events from Janus' event handlers and receivers for them (`janus-evh`, feature
+/// `evh`): `janus_client::evh::Receiver` and friends.
+#[cfg(feature = "evh")]
+pub use janus_evh as evh;
+
 /// Connects to the Janus the configuration names, over the transport its URL picks.
 ///
 /// The configuration is checked first ([`Config::validate`]); nothing starts when an option
@@ -112,7 +117,7 @@ pub async fn connect_admin(
     Ok(admin::AdminClient::new(client, admin_secret))
 }
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(all(doctest, feature = "mock"))]
+/// The README's examples, compiled and run as doc tests (with the features they use).
+#[cfg(all(doctest, feature = "mock", feature = "evh"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -21,36 +21,45 @@ use std::task::{Context, Poll, Waker};
 
 use crate::protocol::{CloseReason, HandleEvent, SessionEvent};
 
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for crate::protocol::HandleEvent {}
-    impl Sealed for crate::protocol::SessionEvent {}
-}
-
-/// Event types that can say "you missed some" and "this is the end" ([`HandleEvent`] and
-/// [`SessionEvent`]; sealed).
-pub trait StreamEvent: sealed::Sealed + Send + 'static {
-    /// The event reporting `missed` dropped events.
+/// Items of a bounded stream: they can say "you missed some" and "this is the end".
+///
+/// The client's streams carry [`HandleEvent`] and [`SessionEvent`] (ending with a
+/// [`CloseReason`]); other crates of the workspace (`janus-evh`) implement it for their own
+/// items and reuse the queue through [`channel`].
+pub trait StreamEvent: Send + 'static {
+    /// Why a stream ended, as its final item says.
+    type Reason: Clone + Send + 'static;
+    /// The item reporting `missed` dropped items.
     fn lagged(missed: u64) -> Self;
-    /// The final event.
-    fn closed(reason: CloseReason) -> Self;
+    /// The final item.
+    fn closed(reason: Self::Reason) -> Self;
+    /// The reason given when every sender went away without [`EventSender::close`].
+    fn released() -> Self::Reason;
 }
 
 impl StreamEvent for HandleEvent {
+    type Reason = CloseReason;
     fn lagged(missed: u64) -> Self {
         HandleEvent::Lagged { missed }
     }
     fn closed(reason: CloseReason) -> Self {
         HandleEvent::Closed(reason)
     }
+    fn released() -> CloseReason {
+        CloseReason::Released
+    }
 }
 
 impl StreamEvent for SessionEvent {
+    type Reason = CloseReason;
     fn lagged(missed: u64) -> Self {
         SessionEvent::Lagged { missed }
     }
     fn closed(reason: CloseReason) -> Self {
         SessionEvent::Closed(reason)
+    }
+    fn released() -> CloseReason {
+        CloseReason::Released
     }
 }
 
@@ -60,11 +69,11 @@ impl StreamEvent for SessionEvent {
 /// first event (most sessions and many handles never get one), where a tokio channel
 /// allocates a block of 32 slots for each of the two streams of every lifecycle. The lock
 /// is held for a push or a pop, never across an await.
-struct Queue<T> {
+struct Queue<T: StreamEvent> {
     items: VecDeque<T>,
     capacity: usize,
-    /// Set when the connection task is done with the stream.
-    closed: Option<CloseReason>,
+    /// Set when the producer is done with the stream.
+    closed: Option<T::Reason>,
     sender_gone: bool,
     /// The subscription events go to: 0 before the first, and after its stream is dropped.
     subscriber: u64,
@@ -77,23 +86,43 @@ struct Queue<T> {
 
 type Shared<T> = Arc<Mutex<Queue<T>>>;
 
-fn lock<T>(q: &Mutex<Queue<T>>) -> MutexGuard<'_, Queue<T>> {
+fn lock<T: StreamEvent>(q: &Mutex<Queue<T>>) -> MutexGuard<'_, Queue<T>> {
     // Nothing panics while holding it; recover the data if something ever did.
     q.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The connection task's end of one event stream.
-pub(crate) struct EventSender<T> {
+/// The producer's end of one event stream (the connection task's, for the client's streams).
+///
+/// Share it (in an `Arc`) to feed one stream from several tasks; the stream ends when the
+/// last sender is gone.
+pub struct EventSender<T: StreamEvent> {
     queue: Shared<T>,
 }
 
-/// The application's end: makes streams on demand.
-pub(crate) struct EventSource<T> {
+/// The consumer's end: makes streams on demand ([`EventSource::subscribe`]).
+pub struct EventSource<T: StreamEvent> {
     queue: Shared<T>,
 }
 
-/// Makes a bounded event queue with no subscriber yet.
-pub(crate) fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventSource<T>) {
+/// Makes a bounded event queue with no subscriber yet, holding at most `capacity` items
+/// (at least 2) for its subscriber; see the module docs for the policy.
+///
+/// ```
+/// # use janus_core as janus_client;
+/// use janus_client::events::channel;
+/// use janus_client::{CloseReason, HandleEvent};
+///
+/// let (sender, source) = channel::<HandleEvent>(8);
+/// let mut stream = source.subscribe();
+/// assert_eq!(sender.deliver(HandleEvent::WebrtcUp), 0);
+/// sender.close(CloseReason::Detached);
+/// # tokio_test::block_on(async {
+/// assert_eq!(stream.recv().await, Some(HandleEvent::WebrtcUp));
+/// assert_eq!(stream.recv().await, Some(HandleEvent::Closed(CloseReason::Detached)));
+/// assert_eq!(stream.recv().await, None);
+/// # });
+/// ```
+pub fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, EventSource<T>) {
     let queue = Arc::new(Mutex::new(Queue {
         items: VecDeque::new(),
         capacity: capacity.max(2),
@@ -112,9 +141,9 @@ pub(crate) fn channel<T: StreamEvent>(capacity: usize) -> (EventSender<T>, Event
     )
 }
 
-impl<T> EventSource<T> {
+impl<T: StreamEvent> EventSource<T> {
     /// A stream of what comes from now on; an earlier stream ends.
-    pub(crate) fn subscribe(&self) -> EventStream<T> {
+    pub fn subscribe(&self) -> EventStream<T> {
         let (id, waker) = {
             let mut q = lock(&self.queue);
             q.subscriptions += 1;
@@ -137,7 +166,7 @@ impl<T> EventSource<T> {
 
 impl<T: StreamEvent> EventSender<T> {
     /// Delivers without waiting; returns how many events were dropped by this call (0 or 1).
-    pub(crate) fn deliver(&mut self, event: T) -> u64 {
+    pub fn deliver(&self, event: T) -> u64 {
         let waker = {
             let mut q = lock(&self.queue);
             if q.subscriber == 0 {
@@ -165,14 +194,14 @@ impl<T: StreamEvent> EventSender<T> {
         0
     }
 
-    /// Ends the stream: its consumer gets `Closed(reason)` after what is buffered.
-    pub(crate) fn close(self, reason: CloseReason) {
+    /// Ends the stream: its consumer gets `closed(reason)` after what is buffered.
+    pub fn close(self, reason: T::Reason) {
         lock(&self.queue).closed.get_or_insert(reason);
         // Dropping `self` wakes the consumer.
     }
 }
 
-impl<T> Drop for EventSender<T> {
+impl<T: StreamEvent> Drop for EventSender<T> {
     fn drop(&mut self) {
         let waker = {
             let mut q = lock(&self.queue);
@@ -185,19 +214,20 @@ impl<T> Drop for EventSender<T> {
     }
 }
 
-/// A stream of events for one handle ([`HandleEvent`]) or one session ([`SessionEvent`]).
+/// A stream of events for one handle ([`HandleEvent`]) or one session ([`SessionEvent`])
+/// (or of any other [`StreamEvent`] fed through [`channel`]).
 ///
 /// It ends after a final `Closed(reason)` event, or (yielding `None`) when a newer stream
 /// of the same handle or session replaced it. See the module docs of `events` for the
 /// subscription and slow-consumer policies.
-pub struct EventStream<T> {
+pub struct EventStream<T: StreamEvent> {
     queue: Shared<T>,
     /// Which subscription this is.
     id: u64,
     done: bool,
 }
 
-impl<T> Drop for EventStream<T> {
+impl<T: StreamEvent> Drop for EventStream<T> {
     fn drop(&mut self) {
         let mut q = lock(&self.queue);
         if q.subscriber == self.id {
@@ -236,7 +266,7 @@ impl<T: StreamEvent> EventStream<T> {
         if q.sender_gone {
             self.done = true;
             // Kept: a later subscriber gets the same final event.
-            let reason = q.closed.clone().unwrap_or(CloseReason::Released);
+            let reason = q.closed.clone().unwrap_or_else(T::released);
             return Poll::Ready(Some(T::closed(reason)));
         }
         match &q.waker {
@@ -254,7 +284,7 @@ impl<T: StreamEvent> Stream for EventStream<T> {
     }
 }
 
-impl<T> std::fmt::Debug for EventStream<T> {
+impl<T: StreamEvent> std::fmt::Debug for EventStream<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventStream")
             .field("done", &self.done)
@@ -274,7 +304,7 @@ mod tests {
 
     #[test]
     fn slow_consumer_loses_newest_and_is_told() {
-        let (mut tx, mut rx) = subscribed::<HandleEvent>(2);
+        let (tx, mut rx) = subscribed::<HandleEvent>(2);
         assert_eq!(tx.deliver(HandleEvent::WebrtcUp), 0);
         assert_eq!(tx.deliver(HandleEvent::Detached), 0);
         assert_eq!(tx.deliver(HandleEvent::IceFailed), 1);
@@ -299,7 +329,7 @@ mod tests {
 
     #[test]
     fn final_event_arrives_even_when_full() {
-        let (mut tx, rx) = subscribed::<SessionEvent>(2);
+        let (tx, rx) = subscribed::<SessionEvent>(2);
         for _ in 0..5 {
             tx.deliver(SessionEvent::Timeout);
         }
@@ -319,7 +349,7 @@ mod tests {
 
     #[test]
     fn events_before_a_subscriber_cost_nothing_and_are_not_losses() {
-        let (mut tx, source) = channel::<HandleEvent>(2);
+        let (tx, source) = channel::<HandleEvent>(2);
         for _ in 0..10 {
             assert_eq!(tx.deliver(HandleEvent::WebrtcUp), 0);
         }
@@ -335,7 +365,7 @@ mod tests {
 
     #[test]
     fn a_new_subscription_ends_the_old_one_and_a_late_one_still_sees_the_end() {
-        let (mut tx, source) = channel::<HandleEvent>(4);
+        let (tx, source) = channel::<HandleEvent>(4);
         let mut first = source.subscribe();
         tx.deliver(HandleEvent::WebrtcUp);
         let mut second = source.subscribe();

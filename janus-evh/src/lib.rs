@@ -8,6 +8,15 @@
 //! [`EventBody`] says what happened, typed for every type and subtype Janus 1.1.2 emits,
 //! with the JSON kept whole in [`Event::raw`] and an `Other` variant for anything newer.
 //!
+//! A [`Receiver`] listens for the handlers that connect to you: HTTP for `sampleevh`
+//! ([`Receiver::listen_http`], feature `http`) and WebSocket for `wsevh`
+//! ([`Receiver::listen_ws`], feature `ws`), and hands everything over as one bounded
+//! [`EvhStream`] with the client's slow-consumer policy, each event tagged with the instance
+//! that sent it ([`Received::emitter`]). The handlers that publish to a broker have
+//! consumers feeding the same stream: `Receiver::consume_mqtt` for `mqttevh` (feature
+//! `mqtt`) and `Receiver::consume_amqp` for `rabbitmqevh` (feature `amqp`). See [`correlate`]
+//! for joining events with the client's sessions and handles.
+//!
 //! Session and handle ids are `janus_core`'s [`SessionId`](janus_core::SessionId) and
 //! [`HandleId`](janus_core::HandleId), so events join the sessions and handles a
 //! `janus_core::Client` holds (`session.id()`, `handle.id()`) directly; with several Janus
@@ -28,12 +37,50 @@
 //! # Ok::<(), janus_evh::DecodeError>(())
 //! ```
 #![warn(missing_docs)]
+// Without any receiver feature only the decoding is used.
+#![cfg_attr(
+    not(any(feature = "http", feature = "ws", feature = "mqtt", feature = "amqp")),
+    allow(dead_code)
+)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
+mod consumer;
+pub mod correlate;
 mod decode;
 mod event;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(any(feature = "http", feature = "ws"))]
+mod listener;
+#[cfg(feature = "mqtt")]
+pub mod mqtt;
+mod options;
+mod receiver;
+mod stats;
+mod stream;
+mod task;
+#[cfg(feature = "ws")]
+pub mod ws;
 
+#[cfg(any(feature = "mqtt", feature = "amqp"))]
+pub use consumer::Consumer;
 pub use decode::{decode, event_from_value, Batch, DecodeError};
 pub use event::{
     types, Component, ConnectionChange, CoreEvent, Event, EventBody, HandleAction, JsepOwner,
     MediaEvent, MediaStats, SessionAction, WebRtcEvent,
 };
+#[cfg(any(feature = "http", feature = "ws"))]
+pub use listener::Listener;
+#[cfg(feature = "amqp")]
+pub use options::{AmqpEvhOptions, RABBITMQEVH_ROUTE_KEY};
+pub use options::{
+    BasicAuth, ConfigError, HttpOptions, ReceiverOptions, WsOptions, MAX_DELIVERY_LIMIT,
+    WSEVH_SUBPROTOCOL,
+};
+#[cfg(feature = "mqtt")]
+pub use options::{MqttEvhOptions, MQTTEVH_TOPIC};
+pub use receiver::{ListenError, Receiver};
+pub use stats::ReceiverStats;
+pub use stream::{EvhItem, EvhStream, Received, Source};
