@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 pub use janus_pool::*;
 
-use crate::{ClientOptions, Config};
+use crate::{ClientOptions, Config, Secret};
 
 /// One instance in a [`PoolConfig`].
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -44,6 +44,14 @@ pub struct InstanceConfig {
     /// At most this many sessions from this pool.
     #[serde(default)]
     pub max_sessions: Option<usize>,
+    /// Its Admin API (`ws://…` with the admin port, `http://…/admin`, …): when given, the
+    /// instance's load is refreshed from `list_sessions` at every probe (every client's
+    /// sessions count, other replicas' too). Needs `admin_secret`.
+    #[serde(default)]
+    pub admin_url: Option<String>,
+    /// The Admin API's secret.
+    #[serde(default)]
+    pub admin_secret: Option<Secret>,
 }
 
 fn one() -> u32 {
@@ -84,6 +92,8 @@ impl PoolConfig {
                     name: None,
                     weight: 1,
                     max_sessions: None,
+                    admin_url: None,
+                    admin_secret: None,
                 })
                 .collect(),
             options: ClientOptions::default(),
@@ -99,13 +109,27 @@ impl PoolConfig {
         let mut names = std::collections::HashSet::new();
         for (i, inst) in self.instances.iter().enumerate() {
             let config = Config::new(inst.url.clone()).with_options(self.options.clone());
+            // The connector checks the URL (its scheme, a compiled-in transport) too.
             config
                 .validate()
+                .and_then(|()| config.connector().map(drop))
                 .map_err(|e| PoolError::Config(format!("instances[{i}]: {e}")))?;
             if inst.weight == 0 {
                 return Err(PoolError::Config(format!(
                     "instances[{i}].weight must be at least 1"
                 )));
+            }
+            if let Some(url) = &inst.admin_url {
+                if inst.admin_secret.is_none() {
+                    return Err(PoolError::Config(format!(
+                        "instances[{i}].admin_url needs instances[{i}].admin_secret"
+                    )));
+                }
+                let admin = Config::new(url.clone());
+                admin
+                    .validate()
+                    .and_then(|()| admin.connector().map(drop))
+                    .map_err(|e| PoolError::Config(format!("instances[{i}].admin_url: {e}")))?;
             }
             let name = inst.name.clone().unwrap_or_else(|| inst.url.clone());
             if name.is_empty() || !names.insert(name.clone()) {
@@ -155,6 +179,26 @@ pub fn instance(name: impl Into<String>, config: Config) -> InstanceSpec {
     InstanceSpec::new(name, move || crate::connect(config.clone()))
 }
 
+/// Opens the Admin API of an instance, for [`InstanceSpec::admin`] (with
+/// [`crate::connect_admin`]).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), janus_client::pool::PoolError> {
+/// use janus_client::pool::{admin, instance};
+/// use janus_client::Config;
+/// let spec = instance("janus-1", Config::new("ws://10.0.0.1:8188"))
+///     .admin(admin(Config::new("ws://10.0.0.1:7188"), "janusoverlord".into()));
+/// # Ok(()) }
+/// ```
+pub fn admin(config: Config, secret: Secret) -> impl Fn() -> AdminFuture + Send + Sync + 'static {
+    move || Box::pin(crate::connect_admin(config.clone(), secret.clone()))
+}
+
+/// The future [`admin`] returns: an Admin API client.
+pub type AdminFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<crate::admin::AdminClient, crate::Error>> + Send>,
+>;
+
 /// Starts a pool as the configuration says (checked first), with the Redis store when
 /// `[redis]` is given. See [`Pool::connect`].
 pub async fn connect(config: PoolConfig) -> Result<Pool, PoolError> {
@@ -169,6 +213,9 @@ pub async fn connect(config: PoolConfig) -> Result<Pool, PoolError> {
             )
             .weight(i.weight);
             spec.max_sessions = i.max_sessions;
+            if let (Some(url), Some(secret)) = (&i.admin_url, &i.admin_secret) {
+                spec = spec.admin(admin(Config::new(url.clone()), secret.clone()));
+            }
             spec
         })
         .collect();
@@ -180,4 +227,59 @@ pub async fn connect(config: PoolConfig) -> Result<Pool, PoolError> {
     #[cfg(not(feature = "redis"))]
     let store: Option<Arc<dyn PlacementStore>> = None;
     Pool::connect(specs, config.pool, store).await
+}
+
+#[cfg(all(test, feature = "toml"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_file_reads_and_bad_values_are_named() {
+        let c = PoolConfig::from_toml_str(
+            r#"
+            [[instances]]
+            url = "ws://127.0.0.1:8188"
+            weight = 2
+            max_sessions = 10
+
+            [[instances]]
+            url = "ws://127.0.0.1:8189"
+            name = "b"
+            admin_url = "ws://127.0.0.1:7189"
+            admin_secret = "s"
+
+            [pool]
+            strategy = "round_robin"
+            failover = "recreate"
+            down_after = "2s"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.instances[0].weight, 2);
+        assert_eq!(c.pool.failover, Failover::Recreate);
+        assert_eq!(c.pool.down_after, std::time::Duration::from_secs(2));
+        for (text, names) in [
+            (
+                "[[instances]]\nurl = \"ws://a\"\nweight = 0",
+                "instances[0].weight",
+            ),
+            ("[[instances]]\nurl = \"ftp://a\"", "instances[0]"),
+            (
+                "[[instances]]\nurl = \"ws://a\"\n[[instances]]\nurl = \"ws://a\"",
+                "instances[1].name",
+            ),
+            (
+                "[[instances]]\nurl = \"ws://a\"\nadmin_url = \"ws://b\"",
+                "instances[0].admin_secret",
+            ),
+            (
+                "instances = []\n[pool]\nprobe_interval = \"0s\"",
+                "pool.probe_interval",
+            ),
+            ("instances = []\n[pool]\nsurprise = 1", "surprise"),
+        ] {
+            let e = PoolConfig::from_toml_str(text).expect_err(text).to_string();
+            assert!(e.contains(names), "{e} should name {names}");
+        }
+    }
 }

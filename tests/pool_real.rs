@@ -853,3 +853,112 @@ async fn placement_overhead_against_a_plain_client() {
     );
     assert_eq!(keep.len() as u32, 2 * N);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_counts_every_clients_sessions() {
+    let _g = fresh().await;
+    let specs = instances("ws")
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, url))| {
+            let admin_url = env(&format!("JANUS_POOL{}_ADMIN_WS_URL", i + 1));
+            let secret = env(&format!("JANUS_POOL{}_ADMIN_SECRET", i + 1));
+            instance(name, Config::new(url).with_options(client_options())).admin(
+                janus_client::pool::admin(Config::new(admin_url), secret.into()),
+            )
+        })
+        .collect();
+    let pool = Pool::connect(specs, options(Failover::Report), None)
+        .await
+        .unwrap();
+    // Another client (another replica, say) puts 60 sessions on the first instance.
+    let (busy, url) = instances("ws").remove(0);
+    let other = janus_client::connect(Config::new(url)).await.unwrap();
+    let theirs: Vec<_> = join_all((0..60).map(|_| other.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut st = pool.status();
+    let seen = until(Duration::from_secs(5), &mut st, |s| {
+        s.instance(&busy)
+            .is_some_and(|i| i.admin_sessions.is_some_and(|n| n >= 60))
+    })
+    .await;
+    assert!(seen, "the probe read the Admin API: {:?}", *st.borrow());
+    let ours: Vec<_> = join_all((0..60).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let counts = count_by_instance(&ours);
+    assert_eq!(
+        counts.get(&busy),
+        None,
+        "the busy instance is avoided: {counts:?}"
+    );
+    drop(theirs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_join_and_leave_at_run_time() {
+    let _g = fresh().await;
+    let mut all = instances("ws");
+    let (third, third_url) = all.pop().unwrap();
+    let specs = all
+        .into_iter()
+        .map(|(name, url)| instance(name, Config::new(url).with_options(client_options())))
+        .collect();
+    let pool = Pool::connect(specs, options(Failover::Report), None)
+        .await
+        .unwrap();
+    let first: Vec<_> = join_all((0..20).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!count_by_instance(&first).contains_key(&third));
+    let id = pool
+        .add_instance(instance(
+            third.clone(),
+            Config::new(third_url).with_options(client_options()),
+        ))
+        .unwrap();
+    // A name used twice is refused.
+    assert!(pool
+        .add_instance(instance(third.clone(), Config::new("ws://127.0.0.1:1")))
+        .is_err());
+    let mut st = pool.status();
+    let up = until(Duration::from_secs(5), &mut st, |s| {
+        s.instance(&third)
+            .is_some_and(|i| i.state == InstanceState::Up)
+    })
+    .await;
+    assert!(up, "the new instance is up: {:?}", *st.borrow());
+    // The least loaded now: the next sessions go there until it catches up.
+    let second: Vec<_> = join_all((0..10).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(count_by_instance(&second).get(&third), Some(&10));
+    // Removed: no new session, and it leaves with its last one.
+    assert!(pool.remove_instance(id));
+    let third_sessions: Vec<_> = join_all((0..10).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!count_by_instance(&third_sessions).contains_key(&third));
+    assert_eq!(
+        st.borrow().instance(&third).map(|i| i.state.clone()),
+        Some(InstanceState::Removing)
+    );
+    drop(second);
+    let gone = until(Duration::from_secs(5), &mut st, |s| {
+        s.instance(&third).is_none()
+    })
+    .await;
+    assert!(gone, "removed with its last session: {:?}", *st.borrow());
+    assert!(!pool.remove_instance(id));
+}

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::{broadcast, watch, Notify};
 
 use crate::error::PoolError;
-use crate::instance::{ConnectFn, InstanceId, InstanceState};
+use crate::instance::{AdminConnectFn, ConnectFn, InstanceId, InstanceState};
 use crate::options::{PoolOptions, Strategy};
 use crate::session::PooledInner;
 use crate::status::{InstanceStatus, PoolEvent, PoolStatus, StoreHealth};
@@ -45,6 +45,9 @@ pub(crate) struct Slot {
     pub max_sessions: Option<usize>,
     pub connect: ConnectFn,
     pub client: Option<Client>,
+    pub admin_connect: Option<AdminConnectFn>,
+    /// Sessions the Admin API listed at the last probe (when it is asked).
+    pub admin_sessions: Option<usize>,
     pub state: InstanceState,
     /// The pooled sessions placed here, by pooled id.
     pub sessions: HashMap<u64, Weak<PooledInner>>,
@@ -62,7 +65,7 @@ impl Slot {
     }
 
     fn load(&self) -> usize {
-        self.count() + self.handles
+        self.count().max(self.admin_sessions.unwrap_or(0)) + self.handles
     }
 
     pub fn full(&self) -> bool {
@@ -142,6 +145,7 @@ impl Shared {
                     state: s.state.clone(),
                     sessions: s.count(),
                     handles: s.handles,
+                    admin_sessions: s.admin_sessions,
                     weight: s.weight,
                     max_sessions: s.max_sessions,
                 })

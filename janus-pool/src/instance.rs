@@ -1,6 +1,7 @@
 //! An instance as the application describes it, and its state as the pool sees it.
 
 use futures::future::BoxFuture;
+use janus_core::admin::AdminClient;
 use janus_core::{Client, Error};
 use std::fmt;
 use std::future::Future;
@@ -19,6 +20,10 @@ impl fmt::Display for InstanceId {
 
 /// Opens a client to one instance (called again when its client closed for good).
 pub type ConnectFn = Arc<dyn Fn() -> BoxFuture<'static, Result<Client, Error>> + Send + Sync>;
+
+/// Opens an Admin API client to one instance (for [`InstanceSpec::admin`]).
+pub type AdminConnectFn =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<AdminClient, Error>> + Send + Sync>;
 
 /// One Janus instance of the pool: its name, weight, capacity cap and how to connect to it.
 ///
@@ -49,6 +54,7 @@ pub struct InstanceSpec {
     /// At most this many sessions from this pool (`None`: no cap).
     pub max_sessions: Option<usize>,
     pub(crate) connect: ConnectFn,
+    pub(crate) admin: Option<AdminConnectFn>,
 }
 
 impl fmt::Debug for InstanceSpec {
@@ -57,6 +63,7 @@ impl fmt::Debug for InstanceSpec {
             .field("name", &self.name)
             .field("weight", &self.weight)
             .field("max_sessions", &self.max_sessions)
+            .field("admin", &self.admin.is_some())
             .finish()
     }
 }
@@ -73,7 +80,21 @@ impl InstanceSpec {
             weight: 1,
             max_sessions: None,
             connect: Arc::new(move || Box::pin(connect())),
+            admin: None,
         }
+    }
+
+    /// Refreshes the instance's load from its Admin API at every probe: the sessions
+    /// `list_sessions` counts (every client's, other replicas' included) count as its
+    /// load when they are more than this pool's own count (which is current between
+    /// probes). `connect` opens the Admin client (`janus_client::connect_admin`).
+    pub fn admin<F, Fut>(mut self, connect: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<AdminClient, Error>> + Send + 'static,
+    {
+        self.admin = Some(Arc::new(move || Box::pin(connect())));
+        self
     }
 
     /// Sets the weight (at least 1).

@@ -31,7 +31,7 @@ mod status;
 mod store;
 
 pub use error::PoolError;
-pub use instance::{ConnectFn, InstanceId, InstanceSpec, InstanceState};
+pub use instance::{AdminConnectFn, ConnectFn, InstanceId, InstanceSpec, InstanceState};
 pub use options::{Failover, PoolOptions, Strategy};
 pub use pool::Pool;
 #[cfg(feature = "redis")]

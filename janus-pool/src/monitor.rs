@@ -1,6 +1,7 @@
 //! One task per instance: connects its client, probes it, follows its connection state,
 //! declares it draining, disconnected or down, and starts the failover of its sessions.
 
+use janus_core::admin::AdminClient;
 use janus_core::{Client, ConnectionState};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,7 @@ pub(crate) async fn monitor(shared: Arc<Shared>, id: InstanceId) {
         failures: 0,
         disconnected_since: None,
         conn: None,
+        admin: None,
     };
     loop {
         if *shutdown.borrow() {
@@ -66,6 +68,8 @@ struct Monitor {
     failures: u32,
     disconnected_since: Option<Instant>,
     conn: Option<watch::Receiver<ConnectionState>>,
+    /// The Admin API client, when the instance has one and it connected.
+    admin: Option<AdminClient>,
 }
 
 impl Monitor {
@@ -189,6 +193,33 @@ impl Monitor {
         }
     }
 
+    /// Sessions the Admin API lists, when the instance has one that answers.
+    async fn admin_sessions(&mut self, timeout: Duration) -> Option<usize> {
+        let connect = self.shared.lock().slot(self.id)?.admin_connect.clone()?;
+        if self.admin.is_none() {
+            match tokio::time::timeout(timeout, connect()).await {
+                Ok(Ok(admin)) => self.admin = Some(admin),
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "janus pool: admin connect failed");
+                    return None;
+                }
+                Err(_) => return None,
+            }
+        }
+        let admin = self.admin.as_ref()?;
+        match tokio::time::timeout(timeout, admin.list_sessions()).await {
+            Ok(Ok(list)) => Some(list.len()),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "janus pool: admin list_sessions failed");
+                if !matches!(e.kind(), janus_core::ErrorKind::Janus { .. }) {
+                    self.admin = None;
+                }
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     async fn probe(&mut self, client: &Client, timeout: Duration) -> Round {
         let info = match tokio::time::timeout(timeout, client.info()).await {
             Ok(Ok(info)) => info,
@@ -202,6 +233,7 @@ impl Monitor {
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
         let handles = client.stats().handles;
+        let admin_sessions = self.admin_sessions(timeout).await;
         let lost: Vec<Arc<PooledInner>> = {
             let mut book = self.shared.lock();
             let Some(slot) = book.slot_mut(self.id) else {
@@ -210,6 +242,7 @@ impl Monitor {
                 };
             };
             slot.handles = handles;
+            slot.admin_sessions = admin_sessions;
             let sessions: Vec<_> = slot.sessions.values().filter_map(|w| w.upgrade()).collect();
             let state = if accepting {
                 InstanceState::Up

@@ -141,6 +141,8 @@ impl Pool {
                 max_sessions: spec.max_sessions,
                 connect: spec.connect,
                 client: None,
+                admin_connect: spec.admin,
+                admin_sessions: None,
                 state: InstanceState::Connecting,
                 sessions: HashMap::new(),
                 reserved: 0,
