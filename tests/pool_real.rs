@@ -770,6 +770,16 @@ async fn with_redis_killed_the_pool_places_locally_and_resyncs() {
         .into_iter()
         .collect::<Result<_, _>>()
         .unwrap();
+    // Renewed while in use: alive after twice its lease.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    {
+        use janus_client::pool::PlacementStore;
+        let store = redis_store(&prefix);
+        for s in &before {
+            let owner = store.owner(s.key().unwrap()).await.unwrap();
+            assert_eq!(owner, Some(s.instance_name()), "lease renewed");
+        }
+    }
     let redis = env("REDIS_NAME");
     script("scripts/redis", "kill", &redis);
     // Keeps placing: the old keys where they are, new keys by the local view.
@@ -961,4 +971,62 @@ async fn instances_join_and_leave_at_run_time() {
     .await;
     assert!(gone, "removed with its last session: {:?}", *st.borrow());
     assert!(!pool.remove_instance(id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_scripts_claim_move_renew_and_release_atomically() {
+    use janus_client::pool::PlacementStore;
+    // Another test kills Redis.
+    let _g = LOCK.lock().await;
+    let s = redis_store(&format!("scripts-{:x}:", rand_u64()));
+    let ttl = Duration::from_secs(30);
+    // The first claim wins; a second holder reads it.
+    assert_eq!(s.claim("room", "a", "h1", ttl).await.unwrap(), "a");
+    assert_eq!(s.claim("room", "b", "h2", ttl).await.unwrap(), "a");
+    // Only a key that still names the dead instance is moved; a later mover agrees.
+    assert_eq!(s.replace("room", "x", "c", "h1", ttl).await.unwrap(), "a");
+    assert_eq!(s.replace("room", "a", "c", "h1", ttl).await.unwrap(), "c");
+    assert_eq!(s.replace("room", "a", "d", "h2", ttl).await.unwrap(), "c");
+    // Renewing on an old owner changes nothing and says where the key is.
+    assert_eq!(s.renew("room", "a", "h1", ttl).await.unwrap(), "c");
+    // Released by the last holder only, and only while it still names the owner.
+    s.release("room", "c", "h1").await.unwrap();
+    assert_eq!(s.owner("room").await.unwrap().as_deref(), Some("c"));
+    s.release("room", "c", "h2").await.unwrap();
+    assert_eq!(s.owner("room").await.unwrap(), None);
+    // An unrenewed lease expires; a renewal writes it back (as after a Redis restart).
+    let short = Duration::from_millis(300);
+    s.claim("k", "a", "h1", short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(s.owner("k").await.unwrap(), None);
+    assert_eq!(s.renew("k", "a", "h1", ttl).await.unwrap(), "a");
+    assert_eq!(s.owner("k").await.unwrap().as_deref(), Some("a"));
+    s.release("k", "a", "h1").await.unwrap();
+    // A holder that stopped renewing does not keep a key alive after the others leave.
+    s.claim("z", "a", "gone", short).await.unwrap();
+    s.claim("z", "a", "stays", ttl).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    s.release("z", "a", "stays").await.unwrap();
+    assert_eq!(s.owner("z").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_fails_within_its_timeout() {
+    use janus_client::pool::PlacementStore;
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut o = RedisOptions::new(format!("redis://127.0.0.1:{port}"));
+    o.timeout = Duration::from_millis(200);
+    let s = RedisStore::new(o).unwrap();
+    let t = Instant::now();
+    assert!(s
+        .claim("k", "a", "h", Duration::from_secs(1))
+        .await
+        .is_err());
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(RedisStore::new(RedisOptions::new("nonsense://x")).is_err());
 }
