@@ -122,9 +122,14 @@ impl LocalStore {
     }
 }
 
+/// When a lease of `ttl` from now ends (a ttl too large to add is taken as ten years).
+fn lease_end(ttl: Duration) -> Instant {
+    const CAP: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+    Instant::now() + ttl.min(CAP)
+}
+
 fn hold(e: &mut LocalEntry, holder: &str, ttl: Duration) {
-    let until = Instant::now() + ttl;
-    e.holders.insert(holder.to_string(), until);
+    e.holders.insert(holder.to_string(), lease_end(ttl));
 }
 
 #[async_trait]
@@ -139,7 +144,7 @@ impl PlacementStore for LocalStore {
         Ok(self.with(key, |m| {
             let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
                 owner: candidate.to_string(),
-                expires: Instant::now() + ttl,
+                expires: lease_end(ttl),
                 holders: HashMap::new(),
             });
             hold(e, holder, ttl);
@@ -158,12 +163,12 @@ impl PlacementStore for LocalStore {
         Ok(self.with(key, |m| {
             let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
                 owner: to.to_string(),
-                expires: Instant::now() + ttl,
+                expires: lease_end(ttl),
                 holders: HashMap::new(),
             });
             if e.owner == from {
                 e.owner = to.to_string();
-                e.expires = Instant::now() + ttl;
+                e.expires = lease_end(ttl);
             }
             hold(e, holder, ttl);
             e.owner.clone()
@@ -180,11 +185,11 @@ impl PlacementStore for LocalStore {
         Ok(self.with(key, |m| {
             let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
                 owner: owner.to_string(),
-                expires: Instant::now() + ttl,
+                expires: lease_end(ttl),
                 holders: HashMap::new(),
             });
             if e.owner == owner {
-                e.expires = Instant::now() + ttl;
+                e.expires = lease_end(ttl);
                 hold(e, holder, ttl);
             }
             e.owner.clone()
@@ -235,6 +240,13 @@ mod tests {
         assert_eq!(s.replace("k", "a", "d", "h2", TTL).await.unwrap(), "c");
         // Renewing on the old owner changes nothing and says where the key is.
         assert_eq!(s.renew("k", "a", "h1", TTL).await.unwrap(), "c");
+    }
+
+    #[tokio::test]
+    async fn any_ttl_is_taken() {
+        let s = LocalStore::new();
+        assert_eq!(s.claim("k", "a", "h", Duration::MAX).await.unwrap(), "a");
+        assert_eq!(s.renew("k", "a", "h", Duration::MAX).await.unwrap(), "a");
     }
 
     #[tokio::test(start_paused = true)]
