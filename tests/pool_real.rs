@@ -1030,3 +1030,60 @@ async fn an_unreachable_redis_fails_within_its_timeout() {
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(RedisStore::new(RedisOptions::new("nonsense://x")).is_err());
 }
+
+/// The pid of a running pool instance, from `scripts/janus env NAME`.
+fn janus_pid(name: &str) -> String {
+    let out = std::process::Command::new("scripts/janus")
+        .args(["env", name])
+        .output()
+        .expect("scripts/janus env");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.split_once("_PID=").map(|(_, p)| p.to_string()))
+        .unwrap_or_else(|| panic!("no pid for {name}"))
+}
+
+fn signal(sig: &str, pid: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, pid])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_instance_is_declared_down_by_failed_probes() {
+    let _g = fresh().await;
+    let pool = pool_with("ws", options(Failover::Recreate), None).await;
+    let sessions: Vec<_> = join_all((0..30).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let stalled = env("JANUS_POOL2_NAME");
+    let pid = janus_pid(&stalled);
+    // Stopped, not killed: its connection stays open and nothing answers.
+    signal("-STOP", &pid);
+    let mut st = pool.status();
+    let down = until(Duration::from_secs(10), &mut st, |s| {
+        s.instance(&stalled)
+            .is_some_and(|i| matches!(i.state, InstanceState::Down { .. }))
+    })
+    .await;
+    let state = st.borrow().instance(&stalled).map(|i| i.state.clone());
+    signal("-CONT", &pid);
+    assert!(down, "down after failed probes: {state:?}");
+    // Its sessions were moved to the others.
+    let moved = eventually(Duration::from_secs(5), || async {
+        sessions.iter().all(|s| s.instance_name() != stalled)
+    })
+    .await;
+    assert!(moved, "sessions re-created elsewhere");
+    // Answering again: used again.
+    let up = until(Duration::from_secs(15), &mut st, |s| {
+        s.instance(&stalled)
+            .is_some_and(|i| i.state == InstanceState::Up)
+    })
+    .await;
+    assert!(up, "up again: {:?}", *st.borrow());
+}
