@@ -121,11 +121,8 @@ async fn reserve_key(shared: &Shared, key: &str) -> Result<Target, PoolError> {
             }
         };
         let owner = match answer {
-            Some(Ok(owner)) => {
-                let mut book = shared.lock();
-                shared.set_store(&mut book, StoreHealth::Available);
-                owner
-            }
+            // Only the lease task says the store is back, once it wrote every key back.
+            Some(Ok(owner)) => owner,
             Some(Err(e)) => {
                 let mut book = shared.lock();
                 shared.set_store(

@@ -53,12 +53,17 @@ pub(crate) async fn renew_leases(shared: Arc<Shared>) {
             }
         }
         let mut book = shared.lock();
-        let health = match failure {
-            None => StoreHealth::Available,
-            Some(e) => StoreHealth::Unavailable {
-                error: e.to_string(),
-            },
-        };
-        shared.set_store(&mut book, health);
+        match failure {
+            Some(e) => shared.set_store(
+                &mut book,
+                StoreHealth::Unavailable {
+                    error: e.to_string(),
+                },
+            ),
+            // Marked unavailable during this round (by a placement): keys placed since are
+            // not in this round's list; the next round writes every key back first.
+            None if healthy && book.store != StoreHealth::Available => {}
+            None => shared.set_store(&mut book, StoreHealth::Available),
+        }
     }
 }
