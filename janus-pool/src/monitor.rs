@@ -242,7 +242,10 @@ impl Monitor {
                 };
             };
             slot.handles = handles;
-            slot.admin_sessions = admin_sessions;
+            // A failed refresh keeps the last count (the pool's own count still rises).
+            if admin_sessions.is_some() {
+                slot.admin_sessions = admin_sessions;
+            }
             let sessions: Vec<_> = slot.sessions.values().filter_map(|w| w.upgrade()).collect();
             let state = if accepting {
                 InstanceState::Up

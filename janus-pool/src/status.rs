@@ -17,7 +17,7 @@ pub struct InstanceStatus {
     pub sessions: usize,
     /// Handles its client held at the last probe.
     pub handles: usize,
-    /// Sessions its Admin API listed at the last probe (every client's), when the instance
+    /// Sessions its Admin API listed at the last probe that could ask it (every client's), when the instance
     /// has one ([`InstanceSpec::admin`](crate::InstanceSpec::admin)).
     pub admin_sessions: Option<usize>,
     /// Its weight.
