@@ -872,6 +872,14 @@ async fn placement_overhead_against_a_plain_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_api_counts_every_clients_sessions() {
     let _g = fresh().await;
+    // Sessions earlier tests left behind (a test's runtime ends before its client destroys
+    // them; Janus times them out later) would count too: destroy them first.
+    for i in 1..=3 {
+        let admin = admin(i).await;
+        for s in admin.list_sessions().await.unwrap() {
+            let _ = admin.destroy_session(s).await;
+        }
+    }
     let specs = instances("ws")
         .into_iter()
         .enumerate()
