@@ -6,7 +6,8 @@
 //! `http://`/`https://`, `unix` for `unix:///path/to/janus.sock` (Janus' pfunix transport),
 //! `mqtt` for `mqtt://`/`mqtts://` (Janus through a broker), and `mock` for the in-memory
 //! fake Janus (`janus_client::mock`); `toml` (default) reads a [`Config`] from a TOML file
-//! ([`Config::from_file`]).
+//! ([`Config::from_file`]); `pool` adds [`pool`]: several Janus instances behind one
+//! back end, and `redis` its Redis placement store.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), janus_client::Error> {
@@ -32,6 +33,8 @@
 #![warn(missing_docs)]
 
 mod config;
+#[cfg(feature = "pool")]
+pub mod pool;
 
 pub use config::Config;
 pub use janus_core::*;

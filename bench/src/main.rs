@@ -18,6 +18,7 @@ mod minimal_mqtt;
 mod minimal_unix;
 mod minimal_waiters;
 mod minimal_ws;
+mod pool;
 mod runner;
 
 use runner::{Lifecycle, RunConfig, RunResult};
@@ -55,6 +56,9 @@ usage: janus-bench [options]
   --idle-sessions N         sessions (each with an echotest handle) held open through the
                             library over WebSocket to measure its heap per idle session,
                             then dropped to measure what is left (default 10000; 0 = skip)
+  --pool-creates N          sequential create_session calls through a plain Client and
+                            through a pool of the same instance (and with a new sticky key
+                            each), over WebSocket: the placement's cost (default 1000; 0 = skip)
   --stress-ws-workers N     workers of the WebSocket stress run (default 256)
   --stress-http-workers N   workers of the HTTP stress run (default 64)
   --stress-broker-workers N workers of the Unix socket, MQTT and RabbitMQ stress runs
@@ -128,6 +132,7 @@ struct Args {
     stress_http_workers: usize,
     stress_broker_workers: usize,
     idle_sessions: usize,
+    pool_creates: usize,
     writer: minimal_ws::WriterKind,
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     http_poll: String,
@@ -179,6 +184,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         stress_http_workers: 64,
         stress_broker_workers: 64,
         idle_sessions: 10_000,
+        pool_creates: 1000,
         writer: minimal_ws::WriterKind::Task,
         http_poll: "concurrent".into(),
         timeout: Duration::from_secs(10),
@@ -244,6 +250,12 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--idle-sessions" => {
                 let v = value()?;
                 a.idle_sessions = v
+                    .parse()
+                    .map_err(|_| format!("{flag}: {v:?} is not a count"))?;
+            }
+            "--pool-creates" => {
+                let v = value()?;
+                a.pool_creates = v
                     .parse()
                     .map_err(|_| format!("{flag}: {v:?} is not a count"))?;
             }
@@ -462,6 +474,26 @@ async fn bench(a: Args) -> Result<(), String> {
         }
     }
 
+    let mut pool_cost: Option<pool::PoolCost> = None;
+    if a.pool_creates > 0 && a.only != Some(ClientKind::Minimal) {
+        if let Some(url) = a.ws_url.as_deref() {
+            eprintln!(
+                "janus-bench: pool: {} creates each through a Client and a pool, over WebSocket",
+                a.pool_creates
+            );
+            match pool::measure(url, a.pool_creates).await {
+                Ok(c) => {
+                    eprintln!(
+                        "janus-bench:   create_session: plain {:?}, pool {:?}, pool with a new sticky key {:?}",
+                        c.plain, c.pooled, c.sticky
+                    );
+                    pool_cost = Some(c);
+                }
+                Err(e) => eprintln!("janus-bench:   pool: {e}"),
+            }
+        }
+    }
+
     let mut summary: Vec<(String, Value)> = Vec::new();
     for t in [
         Transport::Ws,
@@ -505,6 +537,16 @@ async fn bench(a: Args) -> Result<(), String> {
             ));
         }
         None => summary.push(("idle_session_bytes".into(), Value::Null)),
+    }
+    let us = |d: Duration| Value::from(round_to(d.as_secs_f64() * 1e6, 1));
+    match &pool_cost {
+        Some(c) => {
+            summary.push(("pool_creates".into(), Value::from(c.creates)));
+            summary.push(("create_us_plain".into(), us(c.plain)));
+            summary.push(("create_us_pool".into(), us(c.pooled)));
+            summary.push(("create_us_pool_sticky".into(), us(c.sticky)));
+        }
+        None => summary.push(("create_us_pool".into(), Value::Null)),
     }
     eprintln!(
         "janus-bench: ratios = library's median ops/s over the {} round(s) / the minimal \
