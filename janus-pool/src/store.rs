@@ -128,6 +128,20 @@ fn lease_end(ttl: Duration) -> Instant {
     Instant::now() + ttl.min(CAP)
 }
 
+/// `key`'s entry, made for `owner` with a fresh lease when there is none.
+fn entry<'m>(
+    m: &'m mut HashMap<String, LocalEntry>,
+    key: &str,
+    owner: &str,
+    ttl: Duration,
+) -> &'m mut LocalEntry {
+    m.entry(key.to_string()).or_insert_with(|| LocalEntry {
+        owner: owner.to_string(),
+        expires: lease_end(ttl),
+        holders: HashMap::new(),
+    })
+}
+
 fn hold(e: &mut LocalEntry, holder: &str, ttl: Duration) {
     e.holders.insert(holder.to_string(), lease_end(ttl));
 }
@@ -142,11 +156,7 @@ impl PlacementStore for LocalStore {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         Ok(self.with(key, |m| {
-            let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
-                owner: candidate.to_string(),
-                expires: lease_end(ttl),
-                holders: HashMap::new(),
-            });
+            let e = entry(m, key, candidate, ttl);
             hold(e, holder, ttl);
             e.owner.clone()
         }))
@@ -161,11 +171,7 @@ impl PlacementStore for LocalStore {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         Ok(self.with(key, |m| {
-            let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
-                owner: to.to_string(),
-                expires: lease_end(ttl),
-                holders: HashMap::new(),
-            });
+            let e = entry(m, key, to, ttl);
             if e.owner == from {
                 e.owner = to.to_string();
                 e.expires = lease_end(ttl);
@@ -183,11 +189,7 @@ impl PlacementStore for LocalStore {
         ttl: Duration,
     ) -> Result<String, StoreError> {
         Ok(self.with(key, |m| {
-            let e = m.entry(key.to_string()).or_insert_with(|| LocalEntry {
-                owner: owner.to_string(),
-                expires: lease_end(ttl),
-                holders: HashMap::new(),
-            });
+            let e = entry(m, key, owner, ttl);
             if e.owner == owner {
                 e.expires = lease_end(ttl);
                 hold(e, holder, ttl);
