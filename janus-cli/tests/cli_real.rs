@@ -574,6 +574,133 @@ fn watch_prints_events_as_text_and_json_lines() {
 }
 
 #[test]
+fn watch_prints_what_janus_event_handlers_send() {
+    // JANUS_EVH's wsevh and sampleevh send to these ports (scripts/test); nothing else
+    // listens there while this test binary runs.
+    let ws = format!("127.0.0.1:{}", env("EVH_WS_PORT"));
+    let http = format!("127.0.0.1:{}", env("EVH_HTTP_PORT"));
+    let auth = format!("{}:{}", env("EVH_HTTP_USER"), env("EVH_HTTP_PASSWORD"));
+    let mut child = cli()
+        .args(["--json", "watch", "--evh-ws", &ws, "--evh-http", &http])
+        .args([
+            "--evh-path",
+            "/janus-events",
+            "--evh-auth",
+            &auth,
+            "--for",
+            "120s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn watch");
+    let (tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let listening = eventually(Duration::from_secs(20), || {
+        [&ws, &http]
+            .iter()
+            .all(|a| std::net::TcpStream::connect(a.as_str()).is_ok())
+    });
+    assert!(listening, "the watch never listened on {ws} and {http}");
+
+    // A whole lifecycle on the instance that reports: create, attach, message, detach, destroy.
+    let reply = run(&[
+        "-u",
+        &env("JANUS_EVH_WS_URL"),
+        "--json",
+        "call",
+        "--plugin",
+        "janus.plugin.echotest",
+        r#"{"janus":"message","body":{"audio":true}}"#,
+    ])
+    .expect(0)
+    .json();
+    let session = reply["session_id"].as_u64().expect("session_id");
+    let handle = reply["sender"].as_u64().expect("sender");
+
+    // Each step, through each handler (wsevh may first be reconnecting: up to 8 s between
+    // its attempts).
+    let wanted = [
+        ("session", "created"),
+        ("handle", "attached"),
+        ("handle", "detached"),
+        ("session", "destroyed"),
+    ];
+    let mut seen: Vec<(String, String, String)> = Vec::new();
+    let done = |seen: &[(String, String, String)]| {
+        ["ws://", "http://"].iter().all(|via| {
+            wanted.iter().all(|(kind, name)| {
+                seen.iter()
+                    .any(|(k, n, v)| k == kind && n == name && v.starts_with(via))
+            })
+        })
+    };
+    let start = Instant::now();
+    while !done(&seen) && start.elapsed() < Duration::from_secs(60) {
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) else {
+            continue;
+        };
+        let ev: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(ev["source"], "evh", "{line}");
+        if ev["id"].as_u64() != Some(session) {
+            continue;
+        }
+        let event = &ev["data"]["event"];
+        assert_eq!(event["session_id"].as_u64(), Some(session), "{line}");
+        if ev["event"] == "handle" {
+            assert_eq!(event["handle_id"].as_u64(), Some(handle), "{line}");
+        }
+        seen.push((
+            ev["event"].as_str().unwrap_or_default().to_string(),
+            event["event"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            ev["data"]["via"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    assert!(done(&seen), "session {session}: saw only {seen:?}");
+
+    // Ctrl-C: the listeners stop and the tool exits 0.
+    let stopped = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(stopped.success());
+    let out = wait(child, Duration::from_secs(15), "watch --evh after Ctrl-C");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("listening for wsevh on ws://"), "{stderr}");
+    assert!(
+        stderr.contains("listening for sampleevh on http://"),
+        "{stderr}"
+    );
+    // A source that cannot be used: a port taken is a connection error (3), not a hang.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let refused = run(&["watch", "--evh-ws", &addr, "--for", "1s"]).expect(3);
+    assert!(
+        refused.stderr.contains("cannot listen"),
+        "{}",
+        refused.stderr
+    );
+    // And the two sources do not mix.
+    run(&["watch", "-p", "janus.plugin.echotest", "--evh-ws", &addr]).expect(2);
+}
+
+#[test]
 fn admin_sets_the_log_level() {
     let admin = env("JANUS_ADMIN_WS_URL");
     let secret = env("JANUS_ADMIN_SECRET");

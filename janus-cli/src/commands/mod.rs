@@ -7,3 +7,4 @@ pub mod load;
 pub mod ping;
 pub mod raw;
 pub mod watch;
+pub mod watch_evh;

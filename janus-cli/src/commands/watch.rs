@@ -1,10 +1,11 @@
 //! `janus-cli watch`: live events, as readable lines or JSON lines, until Ctrl-C, `--count`
 //! or `--for`.
 //!
-//! Events come from a [`Source`]. There is one kind today: a handle the tool attaches
-//! (`--plugin`), whose events, session events and connection changes are printed. Janus'
-//! event handlers (the receivers of `janus-evh`) are meant to be a second variant of
-//! [`Source`], chosen by its own option; the printer and the loop stay as they are.
+//! Events come from a [`Source`]: a handle the tool attaches (`--plugin`), whose events,
+//! session events and connection changes are printed; or Janus' event handlers
+//! (`--evh-http`, `--evh-ws`: the receivers of `janus-evh`, listening for `sampleevh` and
+//! `wsevh`), whose every event is printed with its emitter. The printer and the loop are the
+//! same for both.
 
 use janus_client::{
     Client, CloseReason, ConnectionState, Handle, HandleEvent, HandleEvents, Session, SessionEvent,
@@ -41,6 +42,8 @@ struct Ended {
 enum Source {
     /// A handle attached by the tool, with its session and connection.
     Handle(HandleSource),
+    /// Janus' event handlers, received by listeners of the tool's own.
+    Evh(crate::commands::watch_evh::EvhSource),
 }
 
 impl Source {
@@ -48,6 +51,10 @@ impl Source {
     async fn next(&mut self) -> Result<WatchEvent, Ended> {
         match self {
             Source::Handle(h) => h.next().await,
+            Source::Evh(e) => e.next().await.map_err(|why| Ended {
+                exit: Exit::Connection,
+                why,
+            }),
         }
     }
 
@@ -55,6 +62,7 @@ impl Source {
     async fn close(self, limit: Duration) {
         match self {
             Source::Handle(h) => h.close(limit).await,
+            Source::Evh(e) => e.close(limit).await,
         }
     }
 }
@@ -292,15 +300,12 @@ fn print(ev: &WatchEvent, json: bool) {
 pub async fn run(conn: &ConnectionArgs, args: &WatchArgs, json: bool) -> Result<Exit, Failure> {
     let src = &args.source;
     let mut interrupts = Interrupts::listen()?;
-    let mut source = Source::Handle(
-        HandleSource::open(
-            conn,
-            &src.plugin,
-            src.body.as_deref(),
-            src.opaque_id.as_deref(),
-        )
-        .await?,
-    );
+    let mut source = match &src.plugin {
+        Some(plugin) => Source::Handle(
+            HandleSource::open(conn, plugin, src.body.as_deref(), src.opaque_id.as_deref()).await?,
+        ),
+        None => Source::Evh(crate::commands::watch_evh::EvhSource::open(src).await?),
+    };
     let cleanup_limit = conn
         .timeout
         .unwrap_or(Duration::from_secs(10))
@@ -330,7 +335,7 @@ pub async fn run(conn: &ConnectionArgs, args: &WatchArgs, json: bool) -> Result<
                 Err(ended) => break Some(ended),
             },
             () = interrupts.next() => {
-                eprintln!("janus-cli: interrupted: detaching and destroying the session");
+                eprintln!("janus-cli: interrupted");
                 break None;
             }
             () = until => break None,
