@@ -1,7 +1,9 @@
 //! Publishing: a request becomes a `basic.publish` (mandatory, with publisher confirms) whose
 //! future ends with the broker's confirmation. Callers start theirs themselves while the link
 //! is up (the direct path: no wake-up of the connection task per request); the transport
-//! adopts each started publish and polls it to its confirmation in `recv`.
+//! adopts each started publish at its task's next turn (the answer's arrival, a keepalive
+//! tick: at most 1 s) and polls it to its confirmation in `recv`. A request no queue took is
+//! learned from that confirmation, so it is published again at most that much later.
 
 use futures::future::BoxFuture;
 use futures::task::{waker, ArcWake, AtomicWaker};
@@ -37,7 +39,7 @@ pub(crate) struct Publish {
 }
 
 /// Wakes whichever task last asked for the started publishes (the connection task, in the
-/// transport's `recv`).
+/// transport's `recv`), when a caller's publish failed at once.
 #[derive(Default)]
 struct Kick(AtomicWaker);
 
@@ -57,7 +59,7 @@ pub(crate) struct Publisher {
     /// in flight: each caller waits for its answer).
     started: Mutex<Vec<PublishFuture>>,
     kick: Arc<Kick>,
-    /// Wakes `kick`'s task: the waker a caller's first poll of its publish leaves behind.
+    /// Wakes `kick`'s task.
     kick_waker: Waker,
 }
 
@@ -143,7 +145,7 @@ impl Publisher {
     }
 
     /// The publishes callers started, once there are any; until then the task polling this
-    /// is woken when one is started and makes progress.
+    /// is woken only when one failed at once (the others wait for its next turn).
     pub(crate) fn poll_started(&self, cx: &mut Context<'_>) -> Poll<Vec<PublishFuture>> {
         // Registered before the look, so a publish started in between is not missed.
         self.kick.0.register(cx.waker());
@@ -162,11 +164,14 @@ impl DirectSend for Publisher {
             return Err(msg);
         }
         let mut publish = self.publish(msg);
-        // The frames go to lapin now, from the caller's task; lapin wakes the transport's
-        // task (through `kick`) once they are written, and the transport takes it from there.
+        // The frames go to lapin now, from the caller's task. Nobody is woken when lapin has
+        // written them: the transport adopts the publish the next time its task runs (at the
+        // latest for the answer, by which time the broker's confirmation has usually come
+        // too), so a request costs that task no wake-up of its own. Only a publish that
+        // failed at once wakes it, to report the failure.
         let done = publish
             .as_mut()
-            .poll(&mut Context::from_waker(&self.kick_waker));
+            .poll(&mut Context::from_waker(futures::task::noop_waker_ref()));
         let publish = match done {
             Poll::Pending => publish,
             // Failed at once (the channel is closing): the transport reports it.
