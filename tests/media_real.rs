@@ -11,7 +11,7 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::{env_or_skip, targets, until_usable, Target};
+use common::{env_or_skip, targets, until_usable, wait_for, Target};
 use futures::StreamExt;
 use janus_client::plugins::{echotest, videoroom, Plugin, PluginEvent, PluginEvents, PluginHandle};
 use janus_client::{Candidate, ConnectionState, HandleEvent, Jsep, SessionEvent, Trickle};
@@ -28,34 +28,6 @@ fn peer_ip() -> Option<IpAddr> {
         ip.parse()
             .unwrap_or_else(|e| panic!("JANUS_MEDIA_PEER_IP={ip}: {e}")),
     )
-}
-
-/// Waits for the first event `pick` accepts, failing after `limit`.
-async fn wait_for<P: Plugin, T>(
-    events: &mut PluginEvents<P>,
-    limit: Duration,
-    mut pick: impl FnMut(&PluginEvent<P::Event>) -> Option<T>,
-) -> T
-where
-    P::Event: std::fmt::Debug,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Ok(Some(ev)) => {
-                if let Some(t) = pick(&ev) {
-                    return t;
-                }
-                if ev.is_closed() {
-                    panic!("stream closed before the expected event; saw {seen:#?} then {ev:?}");
-                }
-                seen.push(ev);
-            }
-            Ok(None) => panic!("stream ended; saw {seen:#?}"),
-            Err(_) => panic!("no expected event within {limit:?}; saw {seen:#?}"),
-        }
-    }
 }
 
 /// Waits for `webrtcup` and for `media` with `receiving: true` for audio and for video, in

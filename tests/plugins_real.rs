@@ -7,42 +7,13 @@
 
 mod common;
 
-use common::{assert_empty, targets, Target};
-use futures::StreamExt;
+use common::{assert_empty, targets, wait_for, Target};
 use janus_client::plugins::{
     audiobridge, echotest, recordplay, sip, streaming, textroom, videocall, videoroom,
-    AllowedAction, Plugin, PluginEvent, PluginEvents, PluginHandle,
+    AllowedAction, PluginEvent, PluginHandle,
 };
 use janus_client::{ErrorKind, HandleEvent};
 use std::time::Duration;
-
-/// Waits for the first plugin event `pick` accepts, failing after `limit`.
-async fn wait_for<P: Plugin, T>(
-    events: &mut PluginEvents<P>,
-    limit: Duration,
-    mut pick: impl FnMut(&PluginEvent<P::Event>) -> Option<T>,
-) -> T
-where
-    P::Event: std::fmt::Debug,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut seen = Vec::new();
-    loop {
-        match tokio::time::timeout_at(deadline, events.next()).await {
-            Ok(Some(ev)) => {
-                if let Some(t) = pick(&ev) {
-                    return t;
-                }
-                if ev.is_closed() {
-                    panic!("stream closed before the expected event; saw {seen:#?} then {ev:?}");
-                }
-                seen.push(ev);
-            }
-            Ok(None) => panic!("stream ended; saw {seen:#?}"),
-            Err(_) => panic!("no expected event within {limit:?}; saw {seen:#?}"),
-        }
-    }
-}
 
 fn plugin_code(e: &janus_client::Error) -> i64 {
     match e.kind() {

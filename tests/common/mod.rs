@@ -4,6 +4,8 @@
 
 pub mod proxy;
 
+use futures::StreamExt;
+use janus_client::plugins::{Plugin, PluginEvent, PluginEvents};
 use janus_client::{connect, ClientOptions, Config};
 use std::time::Duration;
 
@@ -138,4 +140,32 @@ pub async fn assert_empty(client: &janus_client::Client) {
     })
     .await;
     assert!(ok, "client still holds state: {:?}", client.stats());
+}
+
+/// Waits for the first plugin event `pick` accepts, failing after `limit`.
+pub async fn wait_for<P: Plugin, T>(
+    events: &mut PluginEvents<P>,
+    limit: Duration,
+    mut pick: impl FnMut(&PluginEvent<P::Event>) -> Option<T>,
+) -> T
+where
+    P::Event: std::fmt::Debug,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(ev)) => {
+                if let Some(t) = pick(&ev) {
+                    return t;
+                }
+                if ev.is_closed() {
+                    panic!("stream closed before the expected event; saw {seen:#?} then {ev:?}");
+                }
+                seen.push(ev);
+            }
+            Ok(None) => panic!("stream ended; saw {seen:#?}"),
+            Err(_) => panic!("no expected event within {limit:?}; saw {seen:#?}"),
+        }
+    }
 }
