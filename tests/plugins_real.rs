@@ -921,10 +921,10 @@ async fn jsep_flows(t: Target) {
         .request(&sip::Call::new(format!("sip:bob@127.0.0.1:{port}")).with_jsep(fake_offer()))
         .await
         .expect("sip call");
-    let sip::Event::Calling {
-        call_id: Some(call_id),
-    } = calling
-    else {
+    // Janus 1.1.2 reads the call's id for this answer after handing the INVITE to its SIP
+    // stack; when the port refuses the call fast enough (ICMP unreachable on loopback), the
+    // call has already ended and the id been cleared, and the answer comes without one.
+    let sip::Event::Calling { call_id } = calling else {
         panic!("{calling:?}")
     };
     let (hung_id, code) = wait_for(&mut phone_events, Duration::from_secs(40), |ev| match ev {
@@ -935,7 +935,10 @@ async fn jsep_flows(t: Target) {
         _ => None,
     })
     .await;
-    assert_eq!(hung_id.as_deref(), Some(call_id.as_str()));
+    match &call_id {
+        Some(call_id) => assert_eq!(hung_id.as_deref(), Some(call_id.as_str())),
+        None => assert!(hung_id.is_some(), "the hangup names the call"),
+    }
     assert!(code.is_some_and(|c| c >= 400), "{code:?}");
 
     session.destroy().await.unwrap();
