@@ -6,13 +6,12 @@
 //! learned from that confirmation, so it is published again at most that much later.
 
 use futures::future::BoxFuture;
-use futures::task::{waker, ArcWake, AtomicWaker};
+use janus_core::handoff::{Handoff, Wake};
 use janus_core::{DirectSend, OutgoingMessage};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// What a publish came to: the request, and what became of it.
 pub(crate) type Confirmed = (Publish, Outcome);
@@ -38,17 +37,6 @@ pub(crate) struct Publish {
     pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
-/// Wakes whichever task last asked for the started publishes (the connection task, in the
-/// transport's `recv`), when a caller's publish failed at once.
-#[derive(Default)]
-struct Kick(AtomicWaker);
-
-impl ArcWake for Kick {
-    fn wake_by_ref(kick: &Arc<Self>) {
-        kick.0.wake();
-    }
-}
-
 /// Starts publishes, from the connection task or straight from callers.
 pub(crate) struct Publisher {
     channel: Channel,
@@ -57,10 +45,7 @@ pub(crate) struct Publisher {
     max_request_bytes: usize,
     /// Publishes callers started, not yet adopted by the transport (at most one per request
     /// in flight: each caller waits for its answer).
-    started: Mutex<Vec<PublishFuture>>,
-    kick: Arc<Kick>,
-    /// Wakes `kick`'s task.
-    kick_waker: Waker,
+    started: Handoff<Confirmed>,
 }
 
 impl Publisher {
@@ -70,15 +55,12 @@ impl Publisher {
         reply_queue: ShortString,
         max_request_bytes: usize,
     ) -> Self {
-        let kick = Arc::new(Kick::default());
         Publisher {
             channel,
             request_queue,
             reply_queue,
             max_request_bytes,
-            started: Mutex::new(Vec::new()),
-            kick_waker: waker(kick.clone()),
-            kick,
+            started: Handoff::new(),
         }
     }
 
@@ -139,21 +121,10 @@ impl Publisher {
         })
     }
 
-    fn started(&self) -> MutexGuard<'_, Vec<PublishFuture>> {
-        // Held for a push or a swap only.
-        self.started.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The publishes callers started, once there are any; until then the task polling this
     /// is woken only when one failed at once (the others wait for its next turn).
     pub(crate) fn poll_started(&self, cx: &mut Context<'_>) -> Poll<Vec<PublishFuture>> {
-        // Registered before the look, so a publish started in between is not missed.
-        self.kick.0.register(cx.waker());
-        let mut started = self.started();
-        if started.is_empty() {
-            return Poll::Pending;
-        }
-        Poll::Ready(std::mem::take(&mut *started))
+        self.started.poll_started(cx)
     }
 }
 
@@ -163,25 +134,12 @@ impl DirectSend for Publisher {
         if msg.json.len() > self.max_request_bytes {
             return Err(msg);
         }
-        let mut publish = self.publish(msg);
         // The frames go to lapin now, from the caller's task. Nobody is woken when lapin has
         // written them: the transport adopts the publish the next time its task runs (at the
         // latest for the answer, by which time the broker's confirmation has usually come
         // too), so a request costs that task no wake-up of its own. Only a publish that
-        // failed at once wakes it, to report the failure.
-        let done = publish
-            .as_mut()
-            .poll(&mut Context::from_waker(futures::task::noop_waker_ref()));
-        let publish = match done {
-            Poll::Pending => publish,
-            // Failed at once (the channel is closing): the transport reports it.
-            Poll::Ready(confirmed) => {
-                let ready: PublishFuture = Box::pin(futures::future::ready(confirmed));
-                self.kick_waker.wake_by_ref();
-                ready
-            }
-        };
-        self.started().push(publish);
+        // failed at once (the channel is closing) wakes it, to report the failure.
+        self.started.start(self.publish(msg), Wake::OnlyIfDone);
         Ok(())
     }
 }

@@ -366,6 +366,7 @@ impl Driver {
             handle_id: pending.handle,
             json,
             deadline: Some(pending.deadline),
+            in_flight: self.state.table.lock().transactions.len(),
         };
         self.state.register(txn, pending, Instant::now());
         let Some(t) = self.link.transport() else {

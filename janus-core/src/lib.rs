@@ -22,6 +22,7 @@ mod encode;
 pub mod endpoint;
 pub mod error;
 pub mod events;
+pub mod handoff;
 mod link;
 mod options;
 pub mod plugins;

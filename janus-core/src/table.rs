@@ -74,6 +74,7 @@ impl Table {
                 handle_id: pending.handle,
                 json,
                 deadline: Some(pending.deadline),
+                in_flight: g.transactions.len(),
             };
             // What the slow way needs again is kept in the pending entry.
             g.transactions.register(txn, pending);

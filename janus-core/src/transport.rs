@@ -31,6 +31,11 @@ pub struct OutgoingMessage {
     /// (HTTP, with its bounded connections) drops one still queued at this instant, and
     /// bounds its own wait for the reply by it.
     pub deadline: Option<tokio::time::Instant>,
+    /// How many other requests of the client were waiting for their answer when this one
+    /// was sent. A transport that can let requests share a write (WebSocket) writes one sent
+    /// alone at once, and leaves one sent among others to its writer task, so that requests
+    /// sent close together under load go out together.
+    pub in_flight: usize,
 }
 
 impl std::fmt::Debug for OutgoingMessage {
@@ -42,6 +47,7 @@ impl std::fmt::Debug for OutgoingMessage {
             .field("handle_id", &self.handle_id)
             .field("json_bytes", &self.json.len())
             .field("deadline", &self.deadline)
+            .field("in_flight", &self.in_flight)
             .finish()
     }
 }
@@ -70,6 +76,8 @@ pub struct Credentials {
 pub trait DirectSend: Send + Sync + 'static {
     /// Starts writing one request, without waiting. Gives it back, with its JSON, when it
     /// cannot (the queue is full, the connection is gone, the request needs the slow way).
+    // Given back whole, and rarely: boxing it would cost every request an allocation.
+    #[allow(clippy::result_large_err)]
     fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage>;
 }
 
@@ -245,6 +253,7 @@ mod tests {
             handle_id: None,
             json: r#"{"janus":"create","transaction":"1","apisecret":"hunter2"}"#.into(),
             deadline: None,
+            in_flight: 0,
         };
         let dbg = format!("{m:?}");
         assert!(!dbg.contains("hunter2"), "{dbg}");

@@ -108,6 +108,41 @@ impl Polls {
     pub(crate) fn polling(&self) -> bool {
         self.lock().values().any(|p| p.round.is_some())
     }
+
+    /// Reserves a place among the `max` polled sessions for an `attach` on `session`, until
+    /// [`attach_done`](Polls::attach_done); `false`, reserving nothing, when that would need
+    /// a long poll beyond `max`. Sessions with handles, or with an attach in flight, hold
+    /// their place. The look and the reservation are one step, so callers attaching at once
+    /// from several tasks cannot overshoot.
+    pub(crate) fn reserve_attach(&self, session: SessionId, max: usize) -> bool {
+        let mut polls = self.lock();
+        let holds = |p: &PollState| !p.handles.is_empty() || p.attaching > 0;
+        let placed = polls.get(&session).is_some_and(holds);
+        if !placed && polls.values().filter(|p| holds(p)).count() >= max {
+            return false;
+        }
+        if let Some(p) = polls.get_mut(&session) {
+            p.attaching += 1;
+        }
+        true
+    }
+
+    /// The reply to an `attach` on `session` was handed out, and its handle (if it got one)
+    /// is known: the reservation ends.
+    pub(crate) fn attach_done(&self, session: SessionId) {
+        if let Some(p) = self.lock().get_mut(&session) {
+            p.attaching = p.attaching.saturating_sub(1);
+        }
+    }
+
+    /// A request that may bring events went out on `session`: a paused round of its poll
+    /// stops waiting.
+    pub(crate) fn request_sent(&self, session: SessionId) {
+        if let Some(p) = self.lock().get_mut(&session) {
+            p.sent = p.sent.wrapping_add(1);
+            p.wake.notify_waiters();
+        }
+    }
 }
 
 impl Shared {
@@ -319,30 +354,6 @@ impl Poller {
         }
     }
 
-    /// An `attach` on `session` was sent: it holds a place among the polled sessions until
-    /// [`attach_done`](Poller::attach_done).
-    pub(crate) fn attach_sent(&mut self, session: SessionId) {
-        if let Some(p) = self.shared.polls.lock().get_mut(&session) {
-            p.attaching += 1;
-        }
-    }
-
-    /// The reply to an `attach` on `session` was handed out.
-    pub(crate) fn attach_done(&mut self, session: SessionId) {
-        if let Some(p) = self.shared.polls.lock().get_mut(&session) {
-            p.attaching = p.attaching.saturating_sub(1);
-        }
-    }
-
-    /// A request that may bring events went out on `session`: a paused round of its poll
-    /// stops waiting.
-    pub(crate) fn request_sent(&mut self, session: SessionId) {
-        if let Some(p) = self.shared.polls.lock().get_mut(&session) {
-            p.sent = p.sent.wrapping_add(1);
-            p.wake.notify_waiters();
-        }
-    }
-
     /// Starts the poll of `session` unless it runs or the session has no handle.
     fn ensure_poll(&mut self, session: SessionId) {
         let running = self
@@ -455,17 +466,6 @@ impl Poller {
         for session in sessions {
             self.next_round(session, Pause::None, delay);
         }
-    }
-
-    /// Whether an `attach` on `session` would need a long poll beyond `max_long_polls`.
-    /// Sessions with handles, or with an attach in flight, hold their place.
-    pub(crate) fn over_limit(&self, session: SessionId) -> bool {
-        let polls = self.shared.polls.lock();
-        let holds = |p: &PollState| !p.handles.is_empty() || p.attaching > 0;
-        if polls.get(&session).is_some_and(holds) {
-            return false;
-        }
-        polls.values().filter(|p| holds(p)).count() >= self.shared.options.max_long_polls
     }
 
     /// Ends every poll, for good.

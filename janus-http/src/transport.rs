@@ -16,13 +16,16 @@
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
 use janus_core::{
-    Credentials, Error, HandleId, OutgoingMessage, SessionId, Transport, TransportEvent, Verb,
+    Credentials, DirectSend, Error, HandleId, OutgoingMessage, SessionId, Transport,
+    TransportEvent, Verb,
 };
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 use tokio::sync::{mpsc, watch, Notify};
 
+use crate::direct::Direct;
 use crate::health::{Health, Item};
 use crate::options::HttpOptions;
 use crate::poll::{Poller, Polls};
@@ -96,6 +99,31 @@ impl Shared {
         self.polls.polling()
     }
 
+    /// What comes before a `POST`, sent either way: an `attach` reserves its session's
+    /// long poll (`false`, with nothing done, when that would be one beyond
+    /// [`HttpOptions::max_long_polls`]), and a request that may bring events ends its
+    /// session's poll pause.
+    pub(crate) fn before_post(&self, msg: &OutgoingMessage) -> bool {
+        if let (Some(s), Verb::Attach) = (msg.session_id, msg.verb) {
+            if !self.polls.reserve_attach(s, self.options.max_long_polls) {
+                return false;
+            }
+        }
+        if let Some(s) = msg.session_id {
+            // A request may bring events: end the poll's pause. Not a detach: the poll goes
+            // on until the core closes the handle (at Janus' `detached`), and after the
+            // pause Janus has queued the handle's last events and `detached` together, for
+            // one GET; and if a destroy comes first, no GET is left outstanding (Janus would
+            // hold it for 30 s, and aborting it costs a connection). Not a destroy either: a
+            // poll sent after it gets 404.
+            if !matches!(msg.verb, Verb::Detach | Verb::Destroy) {
+                self.polls.request_sent(s);
+            }
+        }
+        self.posts.started();
+        true
+    }
+
     /// `GET <base>/info`: Ok when the server answers 2xx.
     pub(crate) async fn check_info(&self) -> Result<(), Error> {
         let resp = self
@@ -153,6 +181,12 @@ pub struct HttpTransport {
     stop: watch::Sender<bool>,
     /// The requests in flight, polled by `recv`.
     posts: FuturesUnordered<PostFuture>,
+    /// Where callers start their own requests while the link is up; `recv` adopts them.
+    direct: Arc<Direct>,
+    /// The session of the last `attach` reply handed out: its long-poll reservation ends
+    /// once the core has said whether the attach opened a handle (the next call into the
+    /// transport), so the count of polled sessions never dips in between.
+    attach_handed: Option<SessionId>,
     /// The long polls; their rounds in flight (one per polled session) are polled by `recv`.
     poller: Poller,
     /// What finished requests and rounds brought and `recv` has not handed out yet; with
@@ -182,6 +216,8 @@ impl HttpTransport {
         tokio::spawn(guarded(stop.subscribe(), shared.clone().monitor()));
         HttpTransport {
             poller: Poller::new(shared.clone()),
+            direct: Arc::new(Direct::new(shared.clone(), stop.subscribe())),
+            attach_handed: None,
             shared,
             events,
             stop,
@@ -200,8 +236,24 @@ impl HttpTransport {
     fn stop_tasks(&mut self) {
         self.stop.send_replace(true);
         self.poller.stop();
+        self.take_started();
         self.posts.clear();
         self.ready.clear();
+    }
+
+    /// Adopts what callers started, without waiting.
+    fn take_started(&mut self) {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        if let Poll::Ready(started) = self.direct.poll_started(&mut cx) {
+            self.posts.extend(started);
+        }
+    }
+
+    /// Ends the long-poll reservation of the last `attach` reply handed out.
+    fn settle_attach(&mut self) {
+        if let Some(s) = self.attach_handed.take() {
+            self.shared.polls.attach_done(s);
+        }
     }
 }
 
@@ -218,40 +270,26 @@ impl Transport for HttpTransport {
         if let Some(e) = &self.closed {
             return Err(e.clone());
         }
-        if let (Some(s), Verb::Attach) = (msg.session_id, msg.verb) {
-            if self.poller.over_limit(s) {
-                let limit = self.shared.options.max_long_polls;
-                let error = Error::limit(
-                    "http.max_long_polls",
-                    limit as u64,
-                    format!(
-                        "over HTTP each session with handles holds one long poll open, and {limit} \
-                         sessions already do; Janus' HTTP server accepts about 1,020 connections \
-                         in all, so use fewer sessions with more handles each, or WebSocket"
-                    ),
-                );
-                let failed = TransportEvent::RequestFailed {
-                    transaction: msg.transaction,
-                    error,
-                };
-                self.ready.push_back((failed, None));
-                return Ok(());
-            }
-            self.poller.attach_sent(s);
-        }
-        if let Some(s) = msg.session_id {
-            // A request may bring events: end the poll's pause. Not a detach: the
-            // poll goes on until the core closes the handle (at Janus' `detached`),
-            // and after the pause Janus has queued the handle's last events and
-            // `detached` together, for one GET; and if a destroy comes first, no GET
-            // is left outstanding (Janus would hold it for 30 s, and aborting it costs
-            // a connection). Not a destroy either: a poll sent after it gets 404.
-            if !matches!(msg.verb, Verb::Detach | Verb::Destroy) {
-                self.poller.request_sent(s);
-            }
+        self.settle_attach();
+        if !self.shared.before_post(&msg) {
+            let limit = self.shared.options.max_long_polls;
+            let error = Error::limit(
+                "http.max_long_polls",
+                limit as u64,
+                format!(
+                    "over HTTP each session with handles holds one long poll open, and {limit} \
+                     sessions already do; Janus' HTTP server accepts about 1,020 connections \
+                     in all, so use fewer sessions with more handles each, or WebSocket"
+                ),
+            );
+            let failed = TransportEvent::RequestFailed {
+                transaction: msg.transaction,
+                error,
+            };
+            self.ready.push_back((failed, None));
+            return Ok(());
         }
         // Polled by `recv`.
-        self.shared.posts.started();
         self.posts.push(Box::pin(self.shared.clone().post(msg)));
         Ok(())
     }
@@ -261,10 +299,9 @@ impl Transport for HttpTransport {
             if let Some(e) = &self.closed {
                 return Err(e.clone());
             }
+            self.settle_attach();
             if let Some((event, attach_for)) = self.ready.pop_front() {
-                if let Some(s) = attach_for {
-                    self.poller.attach_done(s);
-                }
+                self.attach_handed = attach_for;
                 return Ok(event);
             }
             // Cancel-safe: requests and rounds stay in their sets until done, what they
@@ -277,6 +314,10 @@ impl Transport for HttpTransport {
                         self.ready.push_back((malformed, None));
                     }
                     self.ready.push_back((done.event, done.attach_for));
+                }
+                started = poll_fn(|cx| self.direct.poll_started(cx)) => {
+                    // Polled from now on with this task's waker.
+                    self.posts.extend(started);
                 }
                 Some(round) = self.poller.rounds.next(), if !self.poller.rounds.is_empty() => {
                     // An aborted round (its session closed) brings nothing.
@@ -322,10 +363,16 @@ impl Transport for HttpTransport {
             return;
         }
         self.poller.handle_opened(session, handle);
+        // The handle now holds the session's place.
+        self.settle_attach();
     }
 
     fn handle_closed(&mut self, session: SessionId, handle: HandleId) {
         self.poller.handle_closed(session, handle);
+    }
+
+    fn direct(&self) -> Option<Arc<dyn DirectSend>> {
+        Some(self.direct.clone())
     }
 
     /// Kept for the long polls, which carry them in their query string (`POST` bodies
@@ -341,6 +388,7 @@ impl Transport for HttpTransport {
         self.poller.stop();
         // Requests already on their way (a last `destroy` or `detach`) may finish; the core
         // bounds how long it waits for this, and dropping the transport aborts them.
+        self.take_started();
         while self.posts.next().await.is_some() {}
         self.ready.clear();
         self.stop.send_replace(true);

@@ -280,6 +280,7 @@ mod tests {
             handle_id: None,
             json,
             deadline: None,
+            in_flight: 0,
         }
     }
 

@@ -105,7 +105,7 @@ impl WsTransport {
         self.ping_sent = Some(now);
         self.timer.as_mut().reset(now + self.ping_timeout);
         // A full queue means writes are stuck: the ping's timeout then says so.
-        match self.writer.write(Message::Ping(Vec::new().into())) {
+        match self.writer.write(Message::Ping(Vec::new().into()), true) {
             Written::Failed(e, _) => Err(e),
             Written::Taken | Written::Full(_) => Ok(()),
         }
@@ -190,8 +190,9 @@ impl Transport for WsTransport {
     async fn send(&mut self, msg: OutgoingMessage) -> Result<(), Error> {
         // The core serializes compactly: no whitespace after the closing brace (trap 2).
         // The writer task flushes once its queue is empty.
+        let at_once = msg.in_flight == 0;
         self.writer
-            .write_waiting(Message::Text(msg.json.into()))
+            .write_waiting(Message::Text(msg.json.into()), at_once)
             .await
     }
 

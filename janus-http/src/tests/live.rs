@@ -281,6 +281,7 @@ async fn live_admin_api_over_http() {
         handle_id: None,
         json: json.to_string(),
         deadline: None,
+        in_flight: 0,
     })
     .await
     .unwrap();

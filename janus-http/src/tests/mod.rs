@@ -57,6 +57,7 @@ fn out(
         handle_id: handle.map(HandleId),
         json: format!(r#"{{"janus":"{janus}","transaction":"{txn}"}}"#),
         deadline: None,
+        in_flight: 0,
     }
 }
 
