@@ -11,6 +11,7 @@ use janus_core::{DirectSend, OutgoingMessage};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel, Confirmation};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// What a publish came to: the request, and what became of it.
@@ -39,7 +40,8 @@ pub(crate) struct Publish {
 
 /// Starts publishes, from the connection task or straight from callers.
 pub(crate) struct Publisher {
-    channel: Channel,
+    /// Shared by the publishes in flight: cloning a `Channel` itself clones a dozen `Arc`s.
+    channel: Arc<Channel>,
     request_queue: ShortString,
     reply_queue: ShortString,
     max_request_bytes: usize,
@@ -56,7 +58,7 @@ impl Publisher {
         max_request_bytes: usize,
     ) -> Self {
         Publisher {
-            channel,
+            channel: Arc::new(channel),
             request_queue,
             reply_queue,
             max_request_bytes,
