@@ -184,6 +184,68 @@ async fn send_does_not_wait_for_the_reply() {
 }
 
 #[tokio::test]
+async fn a_post_a_caller_starts_is_answered_through_recv_and_an_attach_beyond_the_limit_is_given_back(
+) {
+    let server = TestServer::start(|req: Req| async move {
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/janus/info") => info(),
+            ("POST", _) => Reply::Json(200, format!(r#"{{"path":"{}"}}"#, req.path())),
+            // The long poll of session 11 holds its place.
+            _ => Reply::Hang,
+        }
+    })
+    .await;
+    let options = HttpOptions {
+        max_long_polls: 1,
+        ..fast()
+    };
+    let mut t = open(&server, options).await;
+    let direct = t.direct().expect("HTTP offers a direct path");
+    // Started in this task; the transport takes it over when its reply comes.
+    let started = direct.try_send(out("message", "d1", Some(11), Some(22)));
+    assert!(started.is_ok(), "{started:?}");
+    match next(&mut t).await {
+        TransportEvent::Reply { transaction, text } => {
+            assert_eq!(transaction, "d1");
+            assert_eq!(text, r#"{"path":"/janus/11/22"}"#);
+        }
+        other => panic!("expected the reply, got {other:?}"),
+    }
+    // Session 11 has a handle, so its long poll takes the only place: an attach on session 12
+    // comes back to the caller untouched, and the slow way fails it naming the limit.
+    t.session_opened(SessionId(11));
+    t.handle_opened(SessionId(11), HandleId(22));
+    t.session_opened(SessionId(12));
+    let back = direct
+        .try_send(out("attach", "d2", Some(12), None))
+        .expect_err("an attach beyond max_long_polls is given back");
+    assert_eq!(back.transaction, "d2");
+    t.send(back).await.unwrap();
+    match next(&mut t).await {
+        TransportEvent::RequestFailed { transaction, error } => {
+            assert_eq!(transaction, "d2");
+            assert!(matches!(error.kind(), ErrorKind::Limit { .. }), "{error}");
+        }
+        other => panic!("expected the limit, got {other:?}"),
+    }
+    // On session 11 itself an attach keeps its place, and goes straight out.
+    assert!(direct.try_send(out("attach", "d3", Some(11), None)).is_ok());
+    let got = pump_until(&mut t, "the attach on session 11 answered", || {
+        server
+            .requests()
+            .iter()
+            .any(|r| r.method == "POST" && r.path() == "/janus/11")
+    })
+    .await;
+    let mut got = got.into_iter();
+    let reply = match got.next() {
+        Some(ev) => ev,
+        None => next(&mut t).await,
+    };
+    assert_eq!(frame(reply), r#"{"path":"/janus/11"}"#);
+}
+
+#[tokio::test]
 async fn long_poll_uses_maxev_and_auth_and_forwards_arrays() {
     const ARRAY: &str = r#"[{"janus":"event","session_id":7,"sender":8},{"janus":"keepalive"}]"#;
     let polls = Arc::new(AtomicUsize::new(0));
