@@ -396,9 +396,45 @@ fn load(
     })
 }
 
+/// What the pool reports while a test looks elsewhere: its failover events, forwarded as
+/// they come by a task of their own (so the pool's bounded event channel never overflows
+/// however many state changes come meanwhile), and a count of instance state changes.
+struct Failovers {
+    events: tokio::sync::mpsc::UnboundedReceiver<Result<PoolEvent, String>>,
+    state_changes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+fn failovers(pool: &Pool) -> Failovers {
+    let mut events = pool.events();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let state_changes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = state_changes.clone();
+    tokio::spawn(async move {
+        loop {
+            let forwarded = match events.recv().await {
+                Ok(PoolEvent::InstanceState { .. }) => {
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                Ok(ev) => Ok(ev),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                // Events were lost: the test says so rather than wait for them.
+                Err(e) => Err(e.to_string()),
+            };
+            if tx.send(forwarded).is_err() {
+                return;
+            }
+        }
+    });
+    Failovers {
+        events: rx,
+        state_changes,
+    }
+}
+
 async fn kill_one(failover: Failover) {
     let pool = pool_with("ws", options(failover), None).await;
-    let mut events = pool.events();
+    let mut failovers = failovers(&pool);
     let plain: Vec<_> = join_all((0..90).map(|_| pool.create_session()))
         .await
         .into_iter()
@@ -448,10 +484,11 @@ async fn kill_one(failover: Failover) {
     let mut handled = HashSet::new();
     let deadline = killed + Duration::from_secs(3);
     while handled.len() < doomed.len() {
-        let ev = tokio::time::timeout_at(deadline, events.recv()).await;
+        let ev = tokio::time::timeout_at(deadline, failovers.events.recv()).await;
         let ev = match ev {
-            Ok(Ok(ev)) => ev,
-            Ok(Err(e)) => panic!("events: {e}"),
+            Ok(Some(Ok(ev))) => ev,
+            Ok(Some(Err(e))) => panic!("events: {e}"),
+            Ok(None) => panic!("the pool's events ended"),
             Err(_) => panic!(
                 "only {} of {} sessions handled within 3 s",
                 handled.len(),
@@ -478,16 +515,23 @@ async fn kill_one(failover: Failover) {
                 first.get_or_insert(killed.elapsed());
                 handled.insert(session);
             }
-            (PoolEvent::InstanceState { .. }, _) => {}
             (other, _) => panic!("unexpected {other:?}"),
         }
     }
     let last = killed.elapsed();
     println!(
-        "{failover:?}: kill → not placed on {noticed:?}; first session handled {:?}; all {} by {last:?}",
+        "{failover:?}: kill → not placed on {noticed:?}; first session handled {:?}; all {} by {last:?}; {} instance state changes meanwhile",
         first.unwrap_or_default(),
-        doomed.len()
+        doomed.len(),
+        failovers.state_changes.load(std::sync::atomic::Ordering::Relaxed)
     );
+    // A few changes (disconnected, down, the failure count as probes back off), never a
+    // flood: a monitor that woke at once after every change of its client's state sent
+    // hundreds a second.
+    let changes = failovers
+        .state_changes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(changes < 50, "{changes} instance state changes in {last:?}");
     for s in &doomed {
         match failover {
             Failover::Recreate => {

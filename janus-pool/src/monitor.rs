@@ -149,10 +149,14 @@ impl Monitor {
                 Err(_) => self.failed(format!("connect: no answer within {timeout:?}")),
             });
         };
-        if self.conn.is_none() {
-            self.conn = Some(client.connection_state());
-        }
-        let state = client.connection_state().borrow().clone();
+        // Read through the receiver the loop waits on, marking what it saw: the loop's
+        // `changed` then waits for the next change, instead of resolving at once for good
+        // after the first one (a busy loop while the instance is away, an event per turn).
+        let state = self
+            .conn
+            .get_or_insert_with(|| client.connection_state())
+            .borrow_and_update()
+            .clone();
         match state {
             ConnectionState::Closed { reason } => {
                 // Closed for good: a new client next round.
