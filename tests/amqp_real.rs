@@ -394,3 +394,180 @@ async fn a_wrong_exchange_type_or_a_queue_nobody_reads() {
     };
     assert!(e.is_timeout(), "{e:?}");
 }
+
+/// The URL's query parameter `key`.
+fn url_param<'a>(url: &'a str, key: &str) -> &'a str {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("{key} in {url}"))
+}
+
+/// A stand-in for Janus on queues of its own: reads `to_janus`, records each request's
+/// `janus` and transaction, and answers every `create` with session 42 on `janus_exchange`
+/// under `from_janus`.
+async fn stand_in_janus(
+    channel: &lapin::Channel,
+    to_janus: &str,
+    exchange: &str,
+    from_janus: &str,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use lapin::options::{BasicConsumeOptions, QueueDeclareOptions};
+    // As Janus declares its queue: not durable, not exclusive, not auto-deleted.
+    channel
+        .queue_declare(
+            to_janus.into(),
+            QueueDeclareOptions::default(),
+            Default::default(),
+        )
+        .await
+        .expect("declare to_janus");
+    let mut consumer = channel
+        .basic_consume(
+            to_janus.into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..Default::default()
+            },
+            Default::default(),
+        )
+        .await
+        .expect("consume to_janus");
+    let channel = channel.clone();
+    let (exchange, from_janus) = (exchange.to_string(), from_janus.to_string());
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(Ok(delivery)) = consumer.next().await {
+            let Ok(request) = serde_json::from_slice::<serde_json::Value>(&delivery.data) else {
+                continue;
+            };
+            let transaction = request["transaction"].as_str().unwrap_or_default();
+            seen.lock()
+                .expect("not poisoned")
+                .push(format!("{} {transaction}", request["janus"]));
+            let reply = json!({"janus": "success", "transaction": transaction, "data": {"id": 42}});
+            let _ = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    from_janus.as_str().into(),
+                    Default::default(),
+                    reply.to_string().as_bytes(),
+                    Default::default(),
+                )
+                .await;
+        }
+    });
+}
+
+/// Requests go out without publisher confirms; the broker's returns say what no queue took.
+/// A request sent before Janus's queue exists (Janus not yet connected to the broker) is
+/// published again until the queue appears, and answered then. A request that waited in a
+/// queue nobody read until its caller gave up (its timeout) expires there: Janus never runs
+/// it later.
+#[tokio::test]
+async fn a_request_no_queue_took_is_published_again_and_one_given_up_on_expires() {
+    let Some(url) = amqp_url("JANUS") else {
+        return;
+    };
+    let tag = std::process::id();
+    let (to_janus, from_janus) = (format!("late-to-{tag}"), format!("late-from-{tag}"));
+    let exchange = url_param(&url, "janus_exchange").to_string();
+    let late_url = url
+        .replacen(url_param(&url, "to_janus"), &to_janus, 1)
+        .replacen(url_param(&url, "from_janus"), &from_janus, 1);
+    let options = ClientOptions {
+        probe_server: false,
+        request_timeout: Duration::from_secs(20),
+        ..Default::default()
+    };
+    let client = connect(Config::new(late_url.clone()).with_options(options.clone()))
+        .await
+        .expect("connect (no probe: nobody answers yet)");
+    let base = url.split('?').next().expect("a URL").to_string();
+    let conn = lapin::Connection::connect(&base, lapin::ConnectionProperties::default())
+        .await
+        .expect("raw connection");
+    let channel = conn.create_channel().await.expect("channel");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+
+    // No queue yet: the broker returns the request, and the client publishes it again.
+    let started = std::time::Instant::now();
+    let create = tokio::spawn(async move { client.create_session().await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!create.is_finished(), "answered with nobody on the queue");
+    stand_in_janus(&channel, &to_janus, &exchange, &from_janus, seen.clone()).await;
+    let session = tokio::time::timeout(Duration::from_secs(15), create)
+        .await
+        .expect("answered once the queue is there")
+        .expect("not panicked")
+        .expect("created");
+    assert_eq!(session.id().0, 42);
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    {
+        let seen = seen.lock().expect("not poisoned");
+        let creates = seen.iter().filter(|r| r.starts_with("\"create\"")).count();
+        assert_eq!(creates, 1, "the stand-in got the request once: {seen:?}");
+    }
+
+    // A queue nobody reads: the request waits there until its timeout, then expires.
+    let depth = |queue: String| {
+        let channel = channel.clone();
+        async move {
+            channel
+                .queue_declare(
+                    queue.as_str().into(),
+                    lapin::options::QueueDeclareOptions {
+                        passive: true,
+                        ..Default::default()
+                    },
+                    Default::default(),
+                )
+                .await
+                .map(|q| q.message_count())
+                .ok()
+        }
+    };
+    let idle = format!("idle-to-{tag}");
+    let idle_url = url
+        .replacen(url_param(&url, "to_janus"), &idle, 1)
+        .replacen(url_param(&url, "from_janus"), &from_janus, 1);
+    channel
+        .queue_declare(idle.as_str().into(), Default::default(), Default::default())
+        .await
+        .expect("declare the idle queue");
+    let short = ClientOptions {
+        probe_server: false,
+        request_timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let client = connect(Config::new(idle_url).with_options(short))
+        .await
+        .expect("connect");
+    let waiting = tokio::spawn(async move { client.create_session().await.map(drop) });
+    let queued = eventually(Duration::from_millis(2500), || async {
+        depth(idle.clone()).await == Some(1)
+    })
+    .await;
+    assert!(queued, "the request never waited in the queue");
+    let e = waiting
+        .await
+        .expect("not panicked")
+        .expect_err("nobody reads the queue");
+    assert!(e.is_timeout(), "{e:?}");
+    let expired = eventually(Duration::from_secs(10), || async {
+        depth(idle.clone()).await == Some(0)
+    })
+    .await;
+    assert!(
+        expired,
+        "the request given up on was still queued for Janus"
+    );
+    let _ = channel
+        .queue_delete(idle.as_str().into(), Default::default())
+        .await;
+    let _ = channel
+        .queue_delete(to_janus.as_str().into(), Default::default())
+        .await;
+    let _ = conn.close(200, "bye".into()).await;
+}

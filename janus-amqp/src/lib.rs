@@ -165,7 +165,13 @@ impl AmqpConnector {
             .basic_qos(o.prefetch, BasicQosOptions::default())
             .await
             .map_err(|e| self.connect_error("set the prefetch", e))?;
-        channel
+        // Requests go out on `channel` without confirms (the broker's returns say what no
+        // queue took); those are published again on `retry_channel`, with confirms.
+        let retry_channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| self.connect_error("open a channel", e))?;
+        retry_channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .map_err(|e| self.connect_error("enable publisher confirms", e))?;
@@ -242,7 +248,14 @@ impl AmqpConnector {
             })?;
         self.check_janus_queues(&connection).await;
         debug!(endpoint = %self.endpoint, queue = name.as_str(), "RabbitMQ connected");
-        Ok(AmqpTransport::new(connection, channel, consumer, name, o))
+        Ok(AmqpTransport::new(
+            connection,
+            channel,
+            retry_channel,
+            consumer,
+            name,
+            o,
+        ))
     }
 
     /// Warns about a queue named like `from_janus`: it exists when Janus publishes to the

@@ -10,14 +10,14 @@ use lapin::options::{BasicAckOptions, BasicPublishOptions};
 use lapin::types::ShortString;
 use lapin::Acker;
 use lapin::Confirmation;
-use lapin::{BasicProperties, Channel, Connection, Consumer};
+use lapin::{Channel, Connection, Consumer};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{debug, trace, warn};
 
-use crate::publish::{Confirmed, Outcome, Publish, PublishFuture, Publisher};
+use crate::publish::{Publish, PublishFuture, Published, Publisher};
 use crate::AmqpOptions;
 
 /// How long a request without a deadline is published again before it fails.
@@ -75,10 +75,11 @@ impl<A> Unacked<A> {
 /// A connection to RabbitMQ carrying the Janus API (or the Admin API).
 ///
 /// Made by [`AmqpConnector`](crate::AmqpConnector). Requests go to the default exchange
-/// with Janus's queue as routing key (`mandatory`, with publisher confirms). A request no
-/// queue takes (Janus is not connected to the broker: it is starting, or reconnecting
-/// after the broker restarted) never reached Janus: it is published again, backing off
-/// to 500 ms, until its deadline, when the core times it out. Each carries its transaction as
+/// with Janus's queue as routing key (`mandatory`), with the time left until their deadline
+/// as `expiration`. A request no queue takes (Janus is not connected to the broker: it is
+/// starting, or reconnecting after the broker restarted) never reached Janus: the broker
+/// returns it, and it is published again (on a channel of its own, with publisher
+/// confirms), backing off to 500 ms, until its deadline, when the core times it out. Each carries its transaction as
 /// `correlation_id` and the client's queue as `reply_to`. Every client on the exchange
 /// receives every reply and event; the core names its transactions with a prefix of its
 /// own, so those of other clients never match a request of this one: it drops and counts
@@ -89,7 +90,11 @@ pub struct AmqpTransport {
     consumer: Consumer,
     /// Publishes requests (shared with callers as the direct path).
     publisher: Arc<Publisher>,
-    confirms: FuturesUnordered<PublishFuture>,
+    /// Publishes whose frames lapin has not written yet.
+    publishes: FuturesUnordered<PublishFuture>,
+    /// The channel requests no queue took are published again on, in confirm mode (so
+    /// that each attempt learns whether a queue took it).
+    retry_channel: Channel,
     /// Requests no queue took, being published again (aborted with the transport).
     retries: tokio::task::JoinSet<Option<TransportEvent>>,
     /// Whether a request was returned already (said once, as a warning).
@@ -116,6 +121,7 @@ impl AmqpTransport {
     pub(crate) fn new(
         connection: Connection,
         channel: Channel,
+        retry_channel: Channel,
         consumer: Consumer,
         reply_queue: ShortString,
         options: &AmqpOptions,
@@ -131,7 +137,8 @@ impl AmqpTransport {
                 reply_queue,
                 options.max_request_bytes,
             )),
-            confirms: FuturesUnordered::new(),
+            publishes: FuturesUnordered::new(),
+            retry_channel,
             retries: tokio::task::JoinSet::new(),
             warned: false,
             ready: VecDeque::new(),
@@ -146,55 +153,38 @@ impl AmqpTransport {
         self.publisher.reply_queue().as_str()
     }
 
-    fn confirmed(&mut self, (publish, outcome): Confirmed) -> Option<TransportEvent> {
-        let result = match outcome {
-            Outcome::Sent(result) => *result,
-            Outcome::NotSent(e) => {
-                return Some(TransportEvent::RequestFailed {
-                    transaction: publish.transaction,
-                    error: Error::transport_closed(format!("publish failed: {e}"), true)
-                        .with_source(e),
-                })
+    /// A publish whose frames were written, or not (the channel is closing: the request did
+    /// not reach Janus).
+    fn published(&mut self, (transaction, result): Published) -> Option<TransportEvent> {
+        let e = result.err()?;
+        Some(TransportEvent::RequestFailed {
+            transaction,
+            error: Error::transport_closed(format!("publish failed: {e}"), true).with_source(e),
+        })
+    }
+
+    /// Publishes again, each on its own schedule, the requests the broker returned since the
+    /// last turn.
+    fn take_returns(&mut self) {
+        for message in self.publisher.returned() {
+            let Some(publish) = Publish::from_return(message) else {
+                debug!("a returned message that is not one of this client's requests");
+                continue;
+            };
+            if !self.warned {
+                self.warned = true;
+                warn!(
+                    queue = self.publisher.request_queue().as_str(),
+                    "no queue took a request: Janus is not connected to the broker (is it \
+                     running, with its RabbitMQ transport reading this to_janus?); requests \
+                     are published again until their timeout"
+                );
             }
-        };
-        match result {
-            Ok(Confirmation::Ack(None)) | Ok(Confirmation::NotRequested) => None,
-            Ok(Confirmation::Ack(Some(_))) => {
-                let queue = self.publisher.request_queue().clone();
-                if !self.warned {
-                    self.warned = true;
-                    warn!(
-                        queue = queue.as_str(),
-                        "no queue took a request: Janus is not connected to the broker (is it \
-                         running, with its RabbitMQ transport reading this to_janus?); requests \
-                         are published again until their timeout"
-                    );
-                }
-                let properties = self.publisher.properties(&publish.transaction);
-                self.retries.spawn(republish(
-                    self.publisher.channel().clone(),
-                    queue,
-                    properties,
-                    publish,
-                ));
-                None
-            }
-            Ok(Confirmation::Nack(_)) => Some(TransportEvent::RequestFailed {
-                transaction: publish.transaction,
-                error: Error::transport_closed(
-                    format!(
-                        "the broker refused the request for queue {:?}",
-                        self.publisher.request_queue().as_str()
-                    ),
-                    true,
-                ),
-            }),
-            // The connection is going: the consumer says so too, and the core fails what
-            // is in flight.
-            Err(e) => {
-                debug!(error = %e, "publisher confirm lost");
-                None
-            }
+            self.retries.spawn(republish(
+                self.retry_channel.clone(),
+                self.publisher.clone(),
+                publish,
+            ));
         }
     }
 
@@ -230,13 +220,14 @@ impl AmqpTransport {
 }
 
 /// Publishes a request that no queue took again, backing off from 50 to 500 ms, until a
-/// queue takes it or its deadline is near (then the core times it out).
+/// queue takes it or its deadline is near (then the core times it out). `channel` is in
+/// confirm mode: each attempt's confirmation says whether a queue took it.
 async fn republish(
     channel: Channel,
-    queue: ShortString,
-    properties: BasicProperties,
+    publisher: Arc<Publisher>,
     publish: Publish,
 ) -> Option<TransportEvent> {
+    let queue = publisher.request_queue();
     let give_up = publish
         .deadline
         .unwrap_or_else(|| tokio::time::Instant::now() + NO_DEADLINE_RETRY);
@@ -265,7 +256,7 @@ async fn republish(
                     immediate: false,
                 },
                 &publish.json,
-                properties.clone(),
+                publisher.properties(&publish.transaction, publish.deadline),
             )
             .await
             .ok()?;
@@ -322,16 +313,16 @@ impl Transport for AmqpTransport {
         // Not awaited here: lapin's publish resolves once its I/O task has written the
         // frames, and waiting for that in the connection task would hold up every other
         // request and reply for a task switch each. The future's first poll (in `flush`,
-        // in the order of the sends) hands the frames over; its end is the confirmation.
-        self.confirms.push(self.publisher.publish(msg));
+        // in the order of the sends) hands the frames over.
+        self.publishes.push(self.publisher.publish(msg));
         Ok(())
     }
 
     async fn flush(&mut self) -> Result<(), Error> {
         // Starts the publishes `send` queued, in order: each one's first poll hands its
-        // frames to lapin. What completes already (a confirmation) is handed out by `recv`.
-        while let Some(Some(done)) = self.confirms.next().now_or_never() {
-            if let Some(ev) = self.confirmed(done) {
+        // frames to lapin. What failed already is handed out by `recv`.
+        while let Some(Some(done)) = self.publishes.next().now_or_never() {
+            if let Some(ev) = self.published(done) {
                 self.ready.push_back(ev);
             }
         }
@@ -343,15 +334,18 @@ impl Transport for AmqpTransport {
             if let Some(ev) = self.ready.pop_front() {
                 return Ok(ev);
             }
+            // Every turn of the connection task (an answer, a request, its keepalive tick:
+            // at least once a second) comes through here.
+            self.take_returns();
             tokio::select! {
-                Some(done) = self.confirms.next(), if !self.confirms.is_empty() => {
-                    if let Some(ev) = self.confirmed(done) {
+                Some(done) = self.publishes.next(), if !self.publishes.is_empty() => {
+                    if let Some(ev) = self.published(done) {
                         return Ok(ev);
                     }
                 }
                 started = poll_fn(|cx| self.publisher.poll_started(cx)) => {
-                    // Publishes callers started: polled to their confirmation from now on.
-                    self.confirms.extend(started);
+                    // Publishes callers started: polled to their end from now on.
+                    self.publishes.extend(started);
                 }
                 Some(done) = self.retries.join_next(), if !self.retries.is_empty() => {
                     if let Ok(Some(ev)) = done {
@@ -397,6 +391,7 @@ impl Transport for AmqpTransport {
             if let Some(acker) = tail {
                 let _ = acker.ack(BasicAckOptions { multiple: true }).await;
             }
+            let _ = self.retry_channel.close(200, "bye".into()).await;
             let _ = self.publisher.channel().close(200, "bye".into()).await;
             let _ = self.connection.close(200, "bye".into()).await;
         };
