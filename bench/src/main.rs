@@ -50,6 +50,11 @@ usage: janus-bench [options]
   --rounds N                rounds of the alternating runs (default 2); the summary ratios
                             divide the library's median ops/s over the rounds by the
                             minimal client's
+  --first alternate|library|minimal
+                            which client runs first in a round (default alternate: the
+                            library in odd rounds, the minimal client in even ones, so that
+                            what a run leaves behind in Janus, or a slow start, weighs on
+                            both alike; use an even number of rounds)
   --profile-only library|minimal
                             run only this client (no ratios), e.g. under `perf record`
   --no-stress               skip the library's error-only stress runs
@@ -127,6 +132,8 @@ struct Args {
     warmup: Duration,
     rounds: usize,
     only: Option<ClientKind>,
+    /// Which client runs first in a round; `None`: they alternate.
+    first: Option<ClientKind>,
     stress: bool,
     stress_ws_workers: usize,
     stress_http_workers: usize,
@@ -179,6 +186,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         warmup: Duration::from_secs(1),
         rounds: 2,
         only: None,
+        first: None,
         stress: true,
         stress_ws_workers: 256,
         stress_http_workers: 64,
@@ -234,6 +242,18 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             "--duration" => a.duration = secs("--duration", &value()?)?,
             "--warmup" => a.warmup = secs("--warmup", &value()?)?,
             "--rounds" => a.rounds = count("--rounds", &value()?)?,
+            "--first" => {
+                a.first = match value()?.as_str() {
+                    "alternate" => None,
+                    "library" => Some(ClientKind::Library),
+                    "minimal" => Some(ClientKind::Minimal),
+                    other => {
+                        return Err(format!(
+                            "--first: alternate, library or minimal, not {other:?}"
+                        ))
+                    }
+                }
+            }
             "--profile-only" => {
                 a.only = match value()?.as_str() {
                     "library" => Some(ClientKind::Library),
@@ -371,6 +391,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// The clients of round `round` (from 1) in the order they run: `first` first, or, when
+/// `None`, as given in odd rounds and reversed in even ones.
+fn round_order(kinds: &[ClientKind], first: Option<ClientKind>, round: usize) -> Vec<ClientKind> {
+    let mut order = kinds.to_vec();
+    match first {
+        Some(k) => order.sort_by_key(|&c| c != k),
+        None if round % 2 == 0 => order.reverse(),
+        None => {}
+    }
+    order
+}
+
 async fn bench(a: Args) -> Result<(), String> {
     let transports = transports(&a)?;
     #[cfg(feature = "http")]
@@ -408,7 +440,7 @@ async fn bench(a: Args) -> Result<(), String> {
     for round in 1..=a.rounds {
         for &t in &transports {
             for &w in &a.workers {
-                for &k in &kinds {
+                for k in round_order(&kinds, a.first, round) {
                     eprintln!(
                         "janus-bench: round {round}/{}: {} {} W={w}",
                         a.rounds,
@@ -836,6 +868,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(a.only, Some(ClientKind::Minimal));
+        assert_eq!(a.first, None);
+        let both = [ClientKind::Library, ClientKind::Minimal];
+        let minimal_first = [ClientKind::Minimal, ClientKind::Library];
+        assert_eq!(round_order(&both, None, 1), both);
+        assert_eq!(round_order(&both, None, 2), minimal_first);
+        assert_eq!(round_order(&both, None, 3), both);
+        assert_eq!(
+            round_order(&both, Some(ClientKind::Minimal), 1),
+            minimal_first
+        );
+        assert_eq!(round_order(&both, Some(ClientKind::Library), 2), both);
+        assert_eq!(
+            round_order(&[ClientKind::Minimal], None, 2),
+            [ClientKind::Minimal]
+        );
+        let first = parse(&["--first", "minimal"]).unwrap().unwrap();
+        assert_eq!(first.first, Some(ClientKind::Minimal));
+        assert!(parse(&["--first", "both"]).is_err());
         assert_eq!(a.writer, minimal_ws::WriterKind::Mutex);
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--workers", "0"]).is_err());
