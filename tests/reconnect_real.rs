@@ -6,7 +6,7 @@
 mod common;
 
 use common::proxy::Proxy;
-use common::{assert_empty, targets, until_usable, Target};
+use common::{assert_empty, eventually, targets, until_usable, Target};
 use futures::future::join_all;
 use janus_client::{ClientOptions, CloseReason, ConnectionState, HandleEvent, SessionEvent};
 use serde_json::json;
@@ -83,8 +83,9 @@ async fn twenty_cuts(t: Target) {
         .collect();
 
     let mut recover = Vec::new();
-    for _ in 0..20 {
+    for cut in 0..20 {
         tokio::time::sleep(Duration::from_millis(300)).await;
+        let reconnects = client.stats().reconnects;
         let cut_at = Instant::now();
         proxy.cut();
         // Usable again means: every handle answers a message. Over HTTP, Janus may keep a
@@ -98,6 +99,20 @@ async fn twenty_cuts(t: Target) {
         let all = join_all(handles.iter().map(|h| until_usable(h, limit))).await;
         let _ = all;
         recover.push(cut_at.elapsed());
+        // Each cut is one reconnect. Waited for, not read at once: the count may move just
+        // after the handles answer again. Over HTTP a cut breaks connections, not a link.
+        if t.transport != "http" {
+            let counted = eventually(Duration::from_secs(10), || async {
+                client.stats().reconnects > reconnects
+            })
+            .await;
+            assert!(
+                counted,
+                "{}: cut {cut} brought no reconnect: {:?}",
+                t.transport,
+                client.stats()
+            );
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for w in workers {
