@@ -37,6 +37,8 @@ struct ClientInner {
     options: ClientOptions,
     state: watch::Receiver<ConnectionState>,
     stats: Arc<StatsCell>,
+    /// Said in the text of every request timeout ([`Connector::timeout_hint`]).
+    timeout_hint: Option<Arc<str>>,
 }
 
 /// One request as a caller hands it over; `Request::new` builds the bookkeeping from it.
@@ -112,6 +114,7 @@ impl Client {
     ) -> Result<Client, Error> {
         options.validate()?;
         let endpoint = connector.endpoint();
+        let timeout_hint = connector.timeout_hint().map(Arc::from);
         let transport = tokio::time::timeout(options.request_timeout, connector.connect())
             .await
             .map_err(|_| Error::timeout(options.request_timeout))??;
@@ -153,6 +156,7 @@ impl Client {
                 options,
                 state: state_rx,
                 stats,
+                timeout_hint,
             }),
         };
         if client.inner.options.probe_server {
@@ -323,10 +327,14 @@ impl Client {
             }
             rx.await.map_err(|_| self.closed_error())?
         };
-        match tokio::time::timeout_at(deadline, work).await {
+        let result = match tokio::time::timeout_at(deadline, work).await {
             Ok(r) => r,
             // The connection task forgets the transaction on its next sweep (our end is closed).
             Err(_) => Err(Error::timeout(timeout)),
+        };
+        match (result, &self.inner.timeout_hint) {
+            (Err(e), Some(hint)) if e.is_timeout() => Err(e.with_hint(hint.clone())),
+            (result, _) => result,
         }
     }
 }

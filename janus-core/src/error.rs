@@ -163,6 +163,8 @@ struct Inner {
     /// A transport's peer (an MQTT broker) refused the client's credentials (see
     /// [`Error::credentials_refused`]).
     credentials_refused: bool,
+    /// What may explain this error, said after it (see [`Error::with_hint`]).
+    hint: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Error {
@@ -178,7 +180,11 @@ impl fmt::Debug for Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.inner.kind, f)
+        fmt::Display::fmt(&self.inner.kind, f)?;
+        if let Some(hint) = &self.inner.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
     }
 }
 
@@ -209,6 +215,7 @@ impl Error {
                 source: None,
                 not_about_credentials: false,
                 credentials_refused: false,
+                hint: None,
             }),
         }
     }
@@ -218,6 +225,25 @@ impl Error {
     /// matters in its kind.
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Arc::new(source));
+        self
+    }
+
+    /// Adds what may explain this error, a known limit of the transport for instance,
+    /// written after the error's own text in parentheses. The kind does not change.
+    ///
+    /// ```
+    /// use janus_core::Error;
+    /// use std::time::Duration;
+    ///
+    /// let e = Error::timeout(Duration::from_secs(1)).with_hint("answers over 200 kB are lost");
+    /// assert!(e.is_timeout());
+    /// assert_eq!(
+    ///     e.to_string(),
+    ///     "request timed out after 1s (answers over 200 kB are lost)"
+    /// );
+    /// ```
+    pub fn with_hint(mut self, hint: impl Into<Arc<str>>) -> Self {
+        self.inner.hint = Some(hint.into());
         self
     }
 

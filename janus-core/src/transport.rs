@@ -238,6 +238,14 @@ pub trait Connector: Send + Sync + 'static {
 
     /// The endpoint, for logs; never includes secrets.
     fn endpoint(&self) -> String;
+
+    /// A way this transport is known to lose an answer without any error, said in the text
+    /// of every request timeout over it (see [`Error::with_hint`]): a Unix socket, for one,
+    /// cannot carry an answer larger than Janus's socket send buffer, which Janus then
+    /// drops. `None` (the default) for a transport that loses nothing silently.
+    fn timeout_hint(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

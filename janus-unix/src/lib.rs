@@ -209,12 +209,46 @@ impl Connector for UnixConnector {
     fn endpoint(&self) -> String {
         janus_core::endpoint::redact(&self.url)
     }
+
+    fn timeout_hint(&self) -> Option<String> {
+        let limit = send_buffer_default();
+        Some(format!(
+            "over a Unix socket Janus drops, without a word, an answer larger than its socket's \
+             send buffer: {limit} bytes on this host (net.core.wmem_default); an Admin API \
+             list_sessions of about {} sessions is one: use the Admin API over WebSocket or \
+             HTTP for such lists, or raise net.core.wmem_default before Janus starts",
+            limit / SESSION_ID_BYTES
+        ))
+    }
+}
+
+/// What one session takes in a `list_sessions` answer: a 16-digit id and a comma.
+const SESSION_ID_BYTES: usize = 17;
+
+/// The send buffer a new socket gets on this host, so Janus's own: the largest packet Janus
+/// can write to a Unix socket (it sets no `SO_SNDBUF`). Linux's usual default when
+/// `/proc/sys/net/core/wmem_default` cannot be read.
+fn send_buffer_default() -> usize {
+    std::fs::read_to_string("/proc/sys/net/core/wmem_default")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(212_992)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use janus_core::{OutgoingMessage, TransportEvent, Verb};
+
+    #[test]
+    fn a_timeout_over_a_unix_socket_names_the_send_buffer_that_loses_large_answers() {
+        let c = connector("unix:///tmp/janus.sock").unwrap();
+        let hint = c.timeout_hint().expect("a hint");
+        let limit = send_buffer_default();
+        assert!(limit > 0);
+        assert!(hint.contains("net.core.wmem_default"), "{hint}");
+        assert!(hint.contains(&format!("{limit} bytes")), "{hint}");
+    }
 
     fn connector(url: &str) -> Result<UnixConnector, Error> {
         UnixConnector::new(url.parse().unwrap(), UnixOptions::default())
