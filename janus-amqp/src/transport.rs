@@ -79,8 +79,8 @@ impl<A> Unacked<A> {
 /// as `expiration`. A request no queue takes (Janus is not connected to the broker: it is
 /// starting, or reconnecting after the broker restarted) never reached Janus: the broker
 /// returns it, and it is published again (on a channel of its own, with publisher
-/// confirms), backing off to 500 ms, until its deadline, when the core times it out. Each carries its transaction as
-/// `correlation_id` and the client's queue as `reply_to`. Every client on the exchange
+/// confirms), backing off to 500 ms, until its deadline, when the core times it out. Each
+/// carries its transaction as `correlation_id` and the client's queue as `reply_to`. Every client on the exchange
 /// receives every reply and event; the core names its transactions with a prefix of its
 /// own, so those of other clients never match a request of this one: it drops and counts
 /// them. Sessions are [`SessionOwnership::Shared`]: checked with a keepalive after a
