@@ -161,10 +161,7 @@ async fn bad_input_on_the_reply_queue_is_dropped_and_counted() {
         .expect("attach");
 
     // A second connection, as a hostile or broken publisher.
-    let base = url.split('?').next().expect("a URL").to_string();
-    let conn = lapin::Connection::connect(&base, lapin::ConnectionProperties::default())
-        .await
-        .expect("raw connection");
+    let conn = raw_connection(&url).await;
     let ch = conn.create_channel().await.expect("channel");
     let big = vec![b'x'; 100 << 10];
     let garbage: [&[u8]; 4] = [b"{not json", b"\xff\xfe\x00", &big, b"[1,2,"];
@@ -395,6 +392,15 @@ async fn a_wrong_exchange_type_or_a_queue_nobody_reads() {
     assert!(e.is_timeout(), "{e:?}");
 }
 
+/// A plain lapin connection to the broker of `url` (its query string left out), for what
+/// the tests do beside the client.
+async fn raw_connection(url: &str) -> lapin::Connection {
+    let base = url.split('?').next().expect("a URL");
+    lapin::Connection::connect(base, lapin::ConnectionProperties::default())
+        .await
+        .expect("raw connection")
+}
+
 /// The URL's query parameter `key`.
 fn url_param<'a>(url: &'a str, key: &str) -> &'a str {
     url.split(['?', '&'])
@@ -484,10 +490,7 @@ async fn a_request_no_queue_took_is_published_again_and_one_given_up_on_expires(
     let client = connect(Config::new(late_url.clone()).with_options(options.clone()))
         .await
         .expect("connect (no probe: nobody answers yet)");
-    let base = url.split('?').next().expect("a URL").to_string();
-    let conn = lapin::Connection::connect(&base, lapin::ConnectionProperties::default())
-        .await
-        .expect("raw connection");
+    let conn = raw_connection(&url).await;
     let channel = conn.create_channel().await.expect("channel");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
 
