@@ -40,8 +40,10 @@ impl Target {
 
 /// The transports compiled in, for the instance whose variables start with `prefix`
 /// (`JANUS`, `JANUS_SHORT`, ...). Locally a missing instance skips loudly; with `CI` set it
-/// fails the test.
+/// fails the test. An instance that died while the suite ran is started again first (see
+/// [`revive`]).
 pub fn targets(prefix: &str) -> Vec<Target> {
+    revive(prefix);
     let mut out = Vec::new();
     let mut wanted: Vec<(&'static str, String)> = Vec::new();
     if cfg!(feature = "ws") {
@@ -66,6 +68,24 @@ pub fn targets(prefix: &str) -> Vec<Target> {
         }
     }
     out
+}
+
+/// Starts the instance again (on its ports) when its Janus died while the suite ran, which
+/// `scripts/janus revive` tells from an instance a test stopped or killed on purpose (those
+/// stay as the test left them). Janus 1.1.2 crashed once in CI between two test binaries
+/// (after the session timeouts of `parity_real`), and every later test of that instance
+/// failed to connect; the script prints the end of the dead instance's log, so the crash is
+/// reported, not hidden.
+fn revive(prefix: &str) {
+    let Ok(name) = std::env::var(format!("{prefix}_NAME")) else {
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/janus");
+    let revived = std::process::Command::new(script)
+        .args(["revive", &name])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(revived, "scripts/janus revive {name} failed");
 }
 
 /// An admin URL of an instance (`JANUS_ADMIN_WS_URL`, ...).
