@@ -241,6 +241,67 @@ async fn echotest_lifecycle_over_wsevh_websocket() {
     ws.stop().await;
 }
 
+/// A pool's sessions join with the events about them: the pool reads each instance's
+/// `server_name` at its probes, and `event_key()` is the `session_key()` of their events,
+/// though the pool (built from a config file's text) names its instance otherwise.
+#[cfg(feature = "pool")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_join_with_a_pools_sessions() {
+    use janus_client::pool::{self, PoolConfig};
+    let Some(s) = setup() else { return };
+    let _port = WS_PORT.lock().await;
+    let receiver = Receiver::new(&ReceiverOptions::default()).expect("receiver");
+    let mut events = receiver.events();
+    let ws = listen(&receiver, Listen::Ws(WsOptions::new(s.ws))).await;
+    let config = PoolConfig::from_toml_str(&format!(
+        "[[instances]]\nurl = \"{}\"\nname = \"janus-eu-1\"\n",
+        s.janus_url
+    ))
+    .expect("pool config");
+    let pool = pool::connect(config).await.expect("pool");
+    let mut status = pool.status();
+    let named = tokio::time::timeout(
+        LIMIT,
+        status.wait_for(|st| st.instances.iter().all(|i| i.server_name.is_some())),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok());
+    assert!(
+        named,
+        "no probe read the server name: {:?}",
+        *status.borrow()
+    );
+    let a = pool.create_session().await.expect("create a");
+    let b = pool.create_session_for("room-1").await.expect("create b");
+    assert_eq!(a.instance_name(), "janus-eu-1");
+    assert_eq!(a.server_name().as_deref(), Some(EMITTER));
+    let keys = [
+        a.event_key().expect("a's key"),
+        b.event_key().expect("b's key"),
+    ];
+    assert_eq!(keys[0], (EMITTER.to_owned(), a.session().id()));
+    for (session, key) in [&a, &b].into_iter().zip(&keys) {
+        let sid = session.session().id();
+        let created = next_matching(&mut events, LIMIT, |r| {
+            r.is_about_session(sid)
+                && matches!(
+                    r.event.body,
+                    EventBody::Session {
+                        action: SessionAction::Created,
+                        ..
+                    }
+                )
+        })
+        .await;
+        let got = created.session_key().map(|(e, id)| (e.to_owned(), id));
+        assert_eq!(got.as_ref(), Some(key), "{}", created.event.raw);
+    }
+    assert_ne!(keys[0], keys[1]);
+    a.destroy().await.expect("destroy a");
+    b.destroy().await.expect("destroy b");
+    ws.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_timeout_is_reported() {
     let Some(s) = setup() else { return };

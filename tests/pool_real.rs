@@ -200,6 +200,39 @@ async fn placement_spreads_300_sessions_evenly_http() {
     placement_over("http").await;
 }
 
+/// Weights from a pool config file's text (`pool::connect`, as an application starts it):
+/// 2, 1 and 1 share 200 sessions as 100, 50 and 50 (±10%).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weights_from_a_config_file_share_the_sessions() {
+    let _g = fresh().await;
+    let mut text = String::from("[pool]\nfailover = \"report\"\n");
+    for (i, (name, url)) in instances("ws").into_iter().enumerate() {
+        let weight = if i == 0 { 2 } else { 1 };
+        text += &format!("[[instances]]\nurl = \"{url}\"\nname = \"{name}\"\nweight = {weight}\n");
+    }
+    let config = janus_client::pool::PoolConfig::from_toml_str(&text).expect("pool config");
+    let pool = janus_client::pool::connect(config).await.expect("pool");
+    let mut st = pool.status();
+    let up = until(Duration::from_secs(10), &mut st, |s| {
+        s.instances.iter().all(|i| i.state == InstanceState::Up)
+    })
+    .await;
+    assert!(up, "every instance up: {:?}", *st.borrow());
+    let sessions: Vec<PooledSession> = join_all((0..200).map(|_| pool.create_session()))
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("200 sessions");
+    let counts = count_by_instance(&sessions);
+    println!("weights 2/1/1: 200 sessions placed {counts:?}");
+    let heavy = env("JANUS_POOL1_NAME");
+    for (name, n) in &counts {
+        let expected = if *name == heavy { 90..=110 } else { 45..=55 };
+        assert!(expected.contains(n), "{name} got {n}: {counts:?}");
+    }
+    assert_eq!(counts.len(), 3, "{counts:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_takes_each_instance_in_turn() {
     let _g = fresh().await;

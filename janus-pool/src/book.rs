@@ -55,6 +55,8 @@ pub(crate) struct Slot {
     pub reserved: usize,
     /// Handles its client held at the last probe.
     pub handles: usize,
+    /// Janus's `server-name` in its last `info` answer.
+    pub server_name: Option<String>,
     /// Wakes its monitor (a refused create, a removal).
     pub wake: Arc<Notify>,
 }
@@ -146,6 +148,7 @@ impl Shared {
                     sessions: s.count(),
                     handles: s.handles,
                     admin_sessions: s.admin_sessions,
+                    server_name: s.server_name.clone(),
                     weight: s.weight,
                     max_sessions: s.max_sessions,
                 })

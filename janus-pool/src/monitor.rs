@@ -236,6 +236,11 @@ impl Monitor {
             .get("accepting-new-sessions")
             .and_then(|v| v.as_bool())
             .unwrap_or(true);
+        let server_name = info
+            .raw
+            .get("server-name")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
         let handles = client.stats().handles;
         let admin_sessions = self.admin_sessions(timeout).await;
         let lost: Vec<Arc<PooledInner>> = {
@@ -246,6 +251,7 @@ impl Monitor {
                 };
             };
             slot.handles = handles;
+            slot.server_name = server_name;
             // A failed refresh keeps the last count (the pool's own count still rises).
             if admin_sessions.is_some() {
                 slot.admin_sessions = admin_sessions;

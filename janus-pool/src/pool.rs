@@ -143,6 +143,7 @@ impl Pool {
                 client: None,
                 admin_connect: spec.admin,
                 admin_sessions: None,
+                server_name: None,
                 state: InstanceState::Connecting,
                 sessions: HashMap::new(),
                 reserved: 0,

@@ -1,7 +1,7 @@
 //! `PooledSession`: a session the pool placed, which knows its instance and may be
 //! re-created elsewhere when that instance dies.
 
-use janus_core::{CloseReason, Error, Session};
+use janus_core::{CloseReason, Error, Session, SessionId};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::watch;
@@ -159,6 +159,41 @@ impl PooledSession {
     /// Why it was lost, when it was (and not re-created).
     pub fn lost(&self) -> Option<String> {
         self.inner.current().lost.clone()
+    }
+
+    /// The name its instance's Janus gives itself ([`InstanceStatus::server_name`]), once a
+    /// probe of that instance has read it.
+    ///
+    /// [`InstanceStatus::server_name`]: crate::InstanceStatus::server_name
+    pub fn server_name(&self) -> Option<String> {
+        let instance = self.instance();
+        let shared = self.inner.shared.upgrade()?;
+        let book = shared.lock();
+        book.slot(instance)?.server_name.clone()
+    }
+
+    /// `(server name, session id)`: the key under which Janus's event handlers report this
+    /// session. It equals `received.session_key()` of janus-evh's events about it (their
+    /// `emitter` is the `server_name`), so events from every instance of the pool join with
+    /// the pool's sessions without naming the pool's instances after their Janus. `None`
+    /// until a probe of its instance has read the name; a re-created session has a new key.
+    ///
+    /// ```no_run
+    /// # mod janus_client { pub use janus_core::*; pub mod pool { pub use janus_pool::*; } }
+    /// # async fn run(pool: janus_client::pool::Pool) -> Result<(), janus_client::pool::PoolError> {
+    /// use std::collections::HashMap;
+    ///
+    /// let room_a = pool.create_session_for("room-a").await?;
+    /// // Filled as sessions are placed; looked up with each event's `session_key()`.
+    /// let mut by_event_key = HashMap::new();
+    /// if let Some(key) = room_a.event_key() {
+    ///     by_event_key.insert(key, room_a.clone());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn event_key(&self) -> Option<(String, SessionId)> {
+        let id = self.session().id();
+        Some((self.server_name()?, id))
     }
 
     /// Destroys the session on Janus. The pool forgets it when its last clone is dropped.

@@ -20,6 +20,11 @@ pub struct InstanceStatus {
     /// Sessions its Admin API listed at the last probe that could ask it (every client's), when the instance
     /// has one ([`InstanceSpec::admin`](crate::InstanceSpec::admin)).
     pub admin_sessions: Option<usize>,
+    /// The name Janus gives itself (`server-name` in its `info` answer, `general.server_name`
+    /// in `janus.jcfg`), read at every probe; `None` before the first one answered. Janus's
+    /// event handlers send it as their events' `emitter`: see
+    /// [`PooledSession::event_key`](crate::PooledSession::event_key).
+    pub server_name: Option<String>,
     /// Its weight.
     pub weight: u32,
     /// Its cap, if any.
