@@ -94,7 +94,13 @@ async fn assert_echoed(running: &test_peer::Running, what: &str) -> Counts {
     c
 }
 
-async fn echotest_media(t: Target, ip: IpAddr) {
+/// The event handler's view of the echotest (feature `evh`; without it, nothing to check).
+#[cfg(feature = "evh")]
+type Evh = common::media_evh::Collector;
+#[cfg(not(feature = "evh"))]
+type Evh = ();
+
+async fn echotest_media(t: Target, ip: IpAddr, evh: &Evh) {
     let client = t.connect().await;
     let session = client.create_session().await.expect("create session");
     let echo = PluginHandle::<echotest::EchoTest>::attach(&session)
@@ -167,15 +173,29 @@ async fn echotest_media(t: Target, ip: IpAddr) {
     .await;
     running.close().await.expect("peer closes cleanly");
     echo.detach().await.expect("detach");
+    let id = session.id();
     session.destroy().await.expect("destroy session");
+    #[cfg(feature = "evh")]
+    evh.expect_echotest(id, t.transport).await;
+    #[cfg(not(feature = "evh"))]
+    let _ = (evh, id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echotest_media_over_every_transport() {
     let Some(ip) = peer_ip() else { return };
+    #[cfg(feature = "evh")]
+    let Some(evh) = common::media_evh::Collector::start(ip).await
+    else {
+        return;
+    };
+    #[cfg(not(feature = "evh"))]
+    let evh = ();
     for t in targets("JANUS_MEDIA") {
-        echotest_media(t, ip).await;
+        echotest_media(t, ip, &evh).await;
     }
+    #[cfg(feature = "evh")]
+    evh.stop().await;
 }
 
 async fn videoroom_media(t: Target, ip: IpAddr) {

@@ -2,6 +2,8 @@
 //! `scripts/janus` started (through environment variables), once per transport.
 #![allow(dead_code)]
 
+#[cfg(feature = "evh")]
+pub mod media_evh;
 pub mod proxy;
 
 use futures::StreamExt;
