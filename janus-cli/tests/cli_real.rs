@@ -1060,27 +1060,35 @@ fn help_for_every_command_and_completions() {
         "{}",
         help.stdout
     );
-    for cmd in [
-        &["info"][..],
-        &["ping"],
-        &["call"],
-        &["watch"],
-        &["load"],
-        &["completions"],
-        &["admin"],
-        &["admin", "sessions"],
-        &["admin", "handles"],
-        &["admin", "handle-info"],
-        &["admin", "log-level"],
-        &["admin", "accept-sessions"],
-        &["admin", "tokens"],
-        &["admin", "tokens", "add"],
-    ] {
-        let out = run(&[cmd, &["--help"]].concat()).expect(0);
+    // Every command and subcommand, found by walking the help's "Commands:" lists (so a
+    // command added later is covered without being named here).
+    let mut todo: Vec<Vec<String>> = vec![vec![]];
+    let mut seen = Vec::new();
+    while let Some(cmd) = todo.pop() {
+        let args: Vec<&str> = cmd.iter().map(String::as_str).chain(["--help"]).collect();
+        let out = run(&args).expect(0);
         assert!(
             out.stdout.contains("Usage: janus-cli"),
             "{cmd:?}: {}",
             out.stdout
+        );
+        for sub in subcommands(&out.stdout) {
+            todo.push(cmd.iter().cloned().chain([sub]).collect());
+        }
+        seen.push(cmd.join(" "));
+    }
+    for expected in [
+        "info",
+        "watch",
+        "load",
+        "admin sessions",
+        "admin handle-info",
+        "admin tokens disallow",
+        "admin session-timeout",
+    ] {
+        assert!(
+            seen.iter().any(|c| c == expected),
+            "{expected} missing from {seen:?}"
         );
     }
     for shell in ["bash", "zsh", "fish"] {
@@ -1095,6 +1103,19 @@ fn help_for_every_command_and_completions() {
         "{}",
         version.stdout
     );
+}
+
+/// The subcommands a help text lists under "Commands:" (without `help`, which clap adds).
+fn subcommands(help: &str) -> Vec<String> {
+    help.lines()
+        .skip_while(|l| l.trim() != "Commands:")
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Starts `load` (with `--progress`) and returns once it reported a completed lifecycle.
