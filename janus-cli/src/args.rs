@@ -118,7 +118,7 @@ pub enum Command {
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Print live events as they come (Ctrl-C stops and cleans up).
-    Watch(WatchArgs),
+    Watch(Box<WatchArgs>),
     /// Run session lifecycles with W workers and report throughput, latency and errors.
     Load(LoadArgs),
     /// Print a shell completion script: `janus-cli completions bash > /etc/bash_completion.d/janus-cli`.
@@ -287,7 +287,9 @@ pub enum TokenCommand {
   janus-cli -u ws://127.0.0.1:8188 watch --plugin janus.plugin.echotest --body '{\"audio\":true}'
   janus-cli -u ws://127.0.0.1:8188 --json watch --plugin janus.plugin.videoroom \\
       --body '{\"request\":\"join\",\"room\":1234,\"ptype\":\"publisher\"}'
-  janus-cli watch --evh-ws 127.0.0.1:7188 --evh-http 127.0.0.1:7088 --evh-path /janus-events")]
+  janus-cli watch --evh-ws 127.0.0.1:7188 --evh-http 127.0.0.1:7088 --evh-path /janus-events
+  janus-cli watch --evh-mqtt 127.0.0.1:1883 --evh-mqtt-topic /janus/events
+  janus-cli watch --evh-amqp 127.0.0.1:5672 --evh-amqp-exchange janus-exchange")]
 pub struct WatchArgs {
     /// Where the events come from.
     #[command(flatten)]
@@ -301,12 +303,13 @@ pub struct WatchArgs {
 }
 
 /// The source of `watch`'s events: a handle the tool attaches (`--plugin`), or Janus' event
-/// handlers (`--evh-http`, `--evh-ws`: the tool listens, Janus sends).
+/// handlers (`--evh-http`, `--evh-ws`: the tool listens, Janus sends; `--evh-mqtt`,
+/// `--evh-amqp`: the tool reads what Janus publishes on a broker).
 #[derive(Debug, Args)]
 #[group(required = true, multiple = true)]
 pub struct WatchSourceArgs {
     /// Attach a handle to this plugin and print its events (and its session's).
-    #[arg(long, short = 'p', value_name = "PLUGIN", conflicts_with_all = ["evh_http", "evh_ws"])]
+    #[arg(long, short = 'p', value_name = "PLUGIN", conflicts_with_all = ["evh_http", "evh_ws", "evh_mqtt", "evh_amqp"])]
     pub plugin: Option<String>,
     /// Listen here for Janus' sampleevh (HTTP POSTs) and print every event it sends.
     #[arg(long, value_name = "ADDR:PORT")]
@@ -327,6 +330,52 @@ pub struct WatchSourceArgs {
         requires = "evh_http"
     )]
     pub evh_auth: Option<String>,
+    /// Read what Janus' mqttevh publishes on the MQTT broker at this address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub evh_mqtt: Option<String>,
+    /// mqttevh's base topic (`topic`; with `addevent`, one sub-topic per event type is read
+    /// too).
+    #[arg(long, value_name = "TOPIC", requires = "evh_mqtt", default_value = janus_client::evh::MQTTEVH_TOPIC)]
+    pub evh_mqtt_topic: String,
+    /// The MQTT broker's credentials. Also from JANUS_EVH_MQTT_AUTH.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "JANUS_EVH_MQTT_AUTH",
+        hide_env_values = true,
+        requires = "evh_mqtt"
+    )]
+    pub evh_mqtt_auth: Option<String>,
+    /// Read what Janus' rabbitmqevh publishes on the RabbitMQ broker at this address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub evh_amqp: Option<String>,
+    /// rabbitmqevh's `exchange` (a queue of the tool's own is bound to it); without it, the
+    /// tool reads the queue named by `--evh-amqp-route-key`.
+    #[arg(long, value_name = "NAME", requires = "evh_amqp")]
+    pub evh_amqp_exchange: Option<String>,
+    /// rabbitmqevh's `exchange_type`.
+    #[arg(
+        long,
+        value_name = "TYPE",
+        requires = "evh_amqp_exchange",
+        default_value = "fanout"
+    )]
+    pub evh_amqp_exchange_type: String,
+    /// rabbitmqevh's `route_key`.
+    #[arg(long, value_name = "KEY", requires = "evh_amqp", default_value = janus_client::evh::RABBITMQEVH_ROUTE_KEY)]
+    pub evh_amqp_route_key: String,
+    /// The RabbitMQ virtual host.
+    #[arg(long, value_name = "VHOST", requires = "evh_amqp", default_value = "/")]
+    pub evh_amqp_vhost: String,
+    /// The RabbitMQ broker's credentials (default guest:guest). Also from JANUS_EVH_AMQP_AUTH.
+    #[arg(
+        long,
+        value_name = "USER:PASSWORD",
+        env = "JANUS_EVH_AMQP_AUTH",
+        hide_env_values = true,
+        requires = "evh_amqp"
+    )]
+    pub evh_amqp_auth: Option<String>,
     /// A message to send to the plugin once attached (JSON); its answer is printed as the
     /// first event.
     #[arg(long, short = 'b', value_name = "JSON", requires = "plugin")]

@@ -701,6 +701,111 @@ fn watch_prints_what_janus_event_handlers_send() {
 }
 
 #[test]
+fn watch_reads_what_janus_publishes_on_the_brokers() {
+    // JANUS_EVH's mqttevh publishes under EVH_MQTT_TOPIC on the shared mosquitto, its
+    // rabbitmqevh to the fanout exchange EVH_AMQP_EXCHANGE on the shared RabbitMQ
+    // (scripts/test). Readable lines, not JSON.
+    let mqtt = format!("127.0.0.1:{}", env("MQTT_BROKER_PORT"));
+    let amqp = format!("127.0.0.1:{}", env("RABBITMQ_PORT"));
+    let mut child = cli()
+        .args(["watch", "--evh-mqtt", &mqtt, "--evh-mqtt-topic"])
+        .arg(env("EVH_MQTT_TOPIC"))
+        .args(["--evh-amqp", &amqp, "--evh-amqp-exchange"])
+        .arg(env("EVH_AMQP_EXCHANGE"))
+        .arg("--evh-amqp-route-key")
+        .arg(env("EVH_AMQP_ROUTE_KEY"))
+        .args(["--for", "120s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn watch");
+    let lines = line_channel(child.stdout.take().expect("stdout"));
+    let errors = line_channel(child.stderr.take().expect("stderr"));
+    // Both consumers subscribed before anything is sent (what Janus publishes before that
+    // is not kept for them).
+    let mut said = Vec::new();
+    let start = Instant::now();
+    while said.len() < 2 && start.elapsed() < Duration::from_secs(30) {
+        if let Ok(line) = errors.recv_timeout(Duration::from_millis(500)) {
+            if line.contains("reading mqttevh") || line.contains("reading rabbitmqevh") {
+                said.push(line);
+            }
+        }
+    }
+    assert_eq!(said.len(), 2, "the consumers never subscribed: {said:?}");
+
+    let reply = run(&[
+        "-u",
+        &env("JANUS_EVH_WS_URL"),
+        "--json",
+        "call",
+        "--plugin",
+        "janus.plugin.echotest",
+        r#"{"janus":"message","body":{"audio":true}}"#,
+    ])
+    .expect(0)
+    .json();
+    let session = reply["session_id"].as_u64().expect("session_id");
+
+    // `TIME  evh SESSION  KIND  DATA`: the session's creation and destruction, through each
+    // broker.
+    let origin = format!("  evh {session}  session  ");
+    let wanted = [
+        ("mqtt topic", "created"),
+        ("mqtt topic", "destroyed"),
+        ("amqp routing key", "created"),
+        ("amqp routing key", "destroyed"),
+    ];
+    let mut seen: Vec<String> = Vec::new();
+    let done = |seen: &[String]| {
+        wanted.iter().all(|(via, name)| {
+            seen.iter()
+                .any(|l| l.contains(via) && l.contains(&format!("\"name\":\"{name}\"")))
+        })
+    };
+    let start = Instant::now();
+    while !done(&seen) && start.elapsed() < Duration::from_secs(60) {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+            if line.contains(&origin) {
+                seen.push(line);
+            }
+        }
+    }
+    assert!(done(&seen), "session {session}: saw only {seen:?}");
+
+    let stopped = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(stopped.success());
+    let out = wait(
+        child,
+        Duration::from_secs(15),
+        "watch --evh-mqtt after Ctrl-C",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // A bad address is a usage error, a broker nobody runs a connection error.
+    let bad = run(&["watch", "--evh-mqtt", "no-port", "--for", "1s"]).expect(2);
+    assert!(bad.stderr.contains("HOST:PORT"), "{}", bad.stderr);
+    let port = free_port().to_string();
+    let refused = run(&["watch", "--evh-amqp", &format!("127.0.0.1:{port}")]).expect(3);
+    assert!(refused.stderr.contains("cannot"), "{}", refused.stderr);
+}
+
+/// The lines of `from`, on a channel (read by a thread of their own).
+fn line_channel(from: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(from).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
 fn admin_sets_the_log_level() {
     let admin = env("JANUS_ADMIN_WS_URL");
     let secret = env("JANUS_ADMIN_SECRET");

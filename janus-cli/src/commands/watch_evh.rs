@@ -1,11 +1,15 @@
 //! `watch`'s second source: Janus' event handlers. The tool listens (`--evh-http` for
-//! `sampleevh`, `--evh-ws` for `wsevh`, or both) with `janus_client::evh`'s receiver and
-//! prints every event: its type as the event's kind, its session as the id, and as the data
-//! the listener it came through (`via`) and the event as Janus sent it (`event`: emitter,
-//! ids, body).
+//! `sampleevh`, `--evh-ws` for `wsevh`) or reads a broker (`--evh-mqtt` for `mqttevh`,
+//! `--evh-amqp` for `rabbitmqevh`), any of them at once, with `janus_client::evh`'s receiver,
+//! and prints every event: its type as the event's kind, its session as the id, and as the
+//! data the listener or consumer it came through (`via`) and the event as Janus sent it
+//! (`event`: emitter, ids, body).
 
-use janus_client::evh::ReceiverOptions;
-use janus_client::evh::{types, EvhItem, EvhStream, HttpOptions, Listener, Receiver, WsOptions};
+use janus_client::evh::{
+    types, AmqpEvhOptions, Consumer, EvhItem, EvhStream, HttpOptions, Listener, MqttEvhOptions,
+    Receiver, ReceiverOptions, WsOptions,
+};
+use janus_client::Secret;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -18,6 +22,7 @@ pub struct EvhSource {
     /// Kept for as long as the listeners feed the stream.
     _receiver: Receiver,
     listeners: Vec<Listener>,
+    consumers: Vec<Consumer>,
     events: EvhStream,
 }
 
@@ -34,9 +39,7 @@ impl EvhSource {
                 options = options.with_path(path.clone());
             }
             if let Some(auth) = &args.evh_auth {
-                let Some((user, password)) = auth.split_once(':') else {
-                    return Err(Failure::usage("--evh-auth takes USER:PASSWORD"));
-                };
+                let (user, password) = user_password("--evh-auth", auth)?;
                 options = options.with_basic_auth(user, password);
             }
             let listener = receiver
@@ -61,9 +64,53 @@ impl EvhSource {
             );
             listeners.push(listener);
         }
+        let mut consumers = Vec::new();
+        if let Some(addr) = &args.evh_mqtt {
+            let (host, port) = host_port("--evh-mqtt", addr)?;
+            let mut options = MqttEvhOptions::new(host, port).with_topic(&args.evh_mqtt_topic);
+            if let Some(auth) = &args.evh_mqtt_auth {
+                let (user, password) = user_password("--evh-mqtt-auth", auth)?;
+                options = options.with_credentials(user, password);
+            }
+            let consumer = receiver
+                .consume_mqtt(&options)
+                .await
+                .map_err(listen_failure)?;
+            eprintln!(
+                "janus-cli: reading mqttevh's {}/# on mqtt://{addr} (Ctrl-C to stop)",
+                args.evh_mqtt_topic
+            );
+            consumers.push(consumer);
+        }
+        if let Some(addr) = &args.evh_amqp {
+            let (host, port) = host_port("--evh-amqp", addr)?;
+            let mut options = AmqpEvhOptions::new(host, port);
+            if let Some(exchange) = &args.evh_amqp_exchange {
+                options = options.with_exchange(
+                    exchange,
+                    &args.evh_amqp_exchange_type,
+                    &args.evh_amqp_route_key,
+                );
+            } else {
+                options.route_key = args.evh_amqp_route_key.clone();
+            }
+            options.vhost = args.evh_amqp_vhost.clone();
+            if let Some(auth) = &args.evh_amqp_auth {
+                let (user, password) = user_password("--evh-amqp-auth", auth)?;
+                options.username = Some(user.to_owned());
+                options.password = Some(Secret::new(password));
+            }
+            let consumer = receiver
+                .consume_amqp(&options)
+                .await
+                .map_err(listen_failure)?;
+            eprintln!("janus-cli: reading rabbitmqevh's events on amqp://{addr} (Ctrl-C to stop)");
+            consumers.push(consumer);
+        }
         Ok(EvhSource {
             _receiver: receiver,
             listeners,
+            consumers,
             events,
         })
     }
@@ -96,11 +143,30 @@ impl EvhSource {
         }
     }
 
-    /// Stops the listeners (their ports are free once this returns), within `limit`.
+    /// Stops the listeners (their ports are free once this returns) and the consumers,
+    /// within `limit`.
     pub async fn close(self, limit: Duration) {
-        let stop = futures::future::join_all(self.listeners.into_iter().map(Listener::stop));
-        let _ = tokio::time::timeout(limit, stop).await;
+        let listeners = futures::future::join_all(self.listeners.into_iter().map(Listener::stop));
+        let consumers = futures::future::join_all(self.consumers.into_iter().map(Consumer::stop));
+        let _ = tokio::time::timeout(limit, futures::future::join(listeners, consumers)).await;
     }
+}
+
+/// `HOST:PORT` (a name, an IPv4 address or a bracketed IPv6 one), or a usage error naming
+/// `flag`.
+fn host_port<'a>(flag: &str, addr: &'a str) -> Result<(&'a str, u16), Failure> {
+    let parsed = addr.rsplit_once(':').and_then(|(host, port)| {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port = port.parse::<u16>().ok().filter(|p| *p != 0)?;
+        (!host.is_empty()).then_some((host, port))
+    });
+    parsed.ok_or_else(|| Failure::usage(format!("{flag} takes HOST:PORT, got {addr:?}")))
+}
+
+/// `USER:PASSWORD`, or a usage error naming `flag`.
+fn user_password<'a>(flag: &str, auth: &'a str) -> Result<(&'a str, &'a str), Failure> {
+    auth.split_once(':')
+        .ok_or_else(|| Failure::usage(format!("{flag} takes USER:PASSWORD")))
 }
 
 /// A listener that cannot start: a bad option is a usage error, a port that cannot be bound a
