@@ -227,8 +227,10 @@ fn settle_timeout_race(seq: Vec<String>) -> Vec<String> {
     let Some((end, before)) = seq.split_last() else {
         return seq;
     };
-    // What came before the end is the start of `early`, in its order.
-    let in_order = before.len() <= early.len() && before.iter().zip(early).all(|(l, e)| l == e);
+    // What came before the end is some of `early`, in its order (Janus may also send the
+    // handle's `detached` without the plugin's `done`: seen once in CI, over MQTT).
+    let mut rest = early.iter();
+    let in_order = before.iter().all(|l| rest.any(|e| e == l));
     let settled = in_order
         && match end.as_str() {
             "closed:SessionTimeout" => !before.iter().any(|l| l == "detached"),
@@ -254,6 +256,7 @@ fn the_timeout_race_settles_every_order_janus_produces_and_nothing_else() {
             "detached",
             "closed:DetachedByServer",
         ],
+        &["detached", "closed:DetachedByServer"],
     ] {
         assert_eq!(settle_timeout_race(labels(order)), late, "{order:?}");
     }
