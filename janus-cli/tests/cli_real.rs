@@ -594,15 +594,7 @@ fn watch_prints_what_janus_event_handlers_send() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn watch");
-    let (tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let lines = line_channel(child.stdout.take().expect("stdout"));
     let listening = eventually(Duration::from_secs(20), || {
         [&ws, &http]
             .iter()
