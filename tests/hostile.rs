@@ -201,3 +201,164 @@ async fn a_message_too_large_to_skip_is_counted_then_the_client_reconnects() {
     assert_eq!(stats.malformed_messages, 1, "{stats:?}");
     assert_eq!(stats.reconnects, 1, "{stats:?}");
 }
+
+/// One HTTP/1.1 request read from a kept-alive connection: its request line and body.
+#[cfg(feature = "http")]
+async fn read_http_request(
+    reader: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> Option<(String, Value)> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+    let mut line = String::new();
+    if reader.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let request_line = line.trim_end().to_string();
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().ok()?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some((
+        request_line,
+        serde_json::from_slice(&body).unwrap_or_default(),
+    ))
+}
+
+/// An HTTP "Janus" that answers `info`, `create` (session 1) and `attach` (handle 2) at
+/// once, holds every long poll, and answers a plugin `message` only once `release` is
+/// notified.
+#[cfg(feature = "http")]
+async fn late_http_server(release: std::sync::Arc<tokio::sync::Notify>) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let release = release.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = sock.into_split();
+                let mut reader = tokio::io::BufReader::new(read);
+                while let Some((line, req)) = read_http_request(&mut reader).await {
+                    let txn = req["transaction"].clone();
+                    let reply = if line.starts_with("GET") && line.contains("/info") {
+                        json!({"janus": "server_info", "transaction": "info",
+                            "version_string": "1.1.2", "session-timeout": 60})
+                    } else if line.starts_with("GET") {
+                        // A long poll: held until the client gives up on it.
+                        std::future::pending::<()>().await;
+                        unreachable!()
+                    } else {
+                        match req["janus"].as_str() {
+                            Some("create") => {
+                                json!({"janus": "success", "transaction": txn, "data": {"id": 1}})
+                            }
+                            Some("attach") => json!({"janus": "success", "transaction": txn,
+                                "session_id": 1, "data": {"id": 2}}),
+                            Some("message") => {
+                                release.notified().await;
+                                json!({"janus": "success", "transaction": txn, "session_id": 1,
+                                    "sender": 2, "plugindata": {"plugin": "janus.plugin.echotest",
+                                    "data": {"result": "ok"}}})
+                            }
+                            Some("ping") => json!({"janus": "pong", "transaction": txn}),
+                            Some("info") => json!({"janus": "server_info", "transaction": txn,
+                                "version_string": "1.1.2", "session-timeout": 60}),
+                            Some("detach" | "destroy") => {
+                                json!({"janus": "success", "transaction": txn, "session_id": 1})
+                            }
+                            _ => json!({"janus": "ack", "transaction": txn, "session_id": 1}),
+                        }
+                    };
+                    let body = reply.to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    if write.write_all(head.as_bytes()).await.is_err()
+                        || write.write_all(body.as_bytes()).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Over HTTP a caller reads its own `POST`'s reply. One that stops waiting before the
+/// request's timeout leaves the `POST` to the transport, which still reads the reply when
+/// it comes and hands it to the core, rather than dropping the request half-way: the reply,
+/// to a transaction nobody waits for any more, is counted as such.
+#[cfg(feature = "http")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_a_reply_its_caller_gave_up_on_is_still_read() {
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let port = late_http_server(release.clone()).await;
+    let options = ClientOptions {
+        request_timeout: Duration::from_secs(5),
+        ..quick()
+    };
+    let client =
+        connect(Config::new(format!("http://127.0.0.1:{port}/janus")).with_options(options))
+            .await
+            .expect("connects");
+    let session = client.create_session().await.expect("create");
+    let handle = session
+        .attach("janus.plugin.echotest")
+        .await
+        .expect("attach");
+    // The caller stops waiting long before the request's own timeout (5 s), as a `select!`
+    // or a dropped task does.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        handle.message(json!({"audio": true})),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the server holds the answer: {gave_up:?}");
+    // The connection task forgets the transaction at its next sweep; only then the answer
+    // comes, so it can only count as a reply nobody waits for.
+    let forgotten = until(Duration::from_secs(10), || {
+        client.stats().pending_transactions == 0
+    })
+    .await;
+    assert!(forgotten, "{:?}", client.stats());
+    assert_eq!(client.stats().unknown_transactions, 0);
+    release.notify_one();
+    let read = until(Duration::from_secs(10), || {
+        client.stats().unknown_transactions == 1
+    })
+    .await;
+    assert!(read, "the late reply was never read: {:?}", client.stats());
+    assert_eq!(
+        *client.connection_state().borrow(),
+        ConnectionState::Connected
+    );
+    client.ping().await.expect("the client goes on");
+}
+
+/// Polls `f` every 20 ms until it holds or `limit` passes.
+#[cfg(feature = "http")]
+async fn until(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    f()
+}

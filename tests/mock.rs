@@ -982,3 +982,56 @@ async fn the_session_timeout_is_read_again_after_a_reconnect() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Polls `f` every 10 ms until it holds or `limit` passes.
+async fn holds_within(limit: Duration, f: impl Fn() -> bool) -> bool {
+    let end = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    f()
+}
+
+#[tokio::test]
+async fn a_create_or_attach_answered_after_its_caller_gave_up_is_undone_on_the_server() {
+    let (janus, client) = setup(no_reconnect()).await;
+    // Janus makes the session at once and answers a second later; the caller gives up first.
+    janus.delay_next("create", 1, Duration::from_secs(1));
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), client.create_session()).await;
+    assert!(gave_up.is_err());
+    assert!(
+        holds_within(Duration::from_secs(5), || janus.session_count() == 1).await,
+        "Janus made the session"
+    );
+    // Nobody will ever hold it: destroyed once its answer comes, not kept alive.
+    assert!(
+        holds_within(Duration::from_secs(10), || janus.session_count() == 0).await,
+        "the session was left on the server"
+    );
+    assert_eq!(client.stats().sessions, 0, "{:?}", client.stats());
+
+    let s = client.create_session().await.unwrap();
+    janus.delay_next("attach", 1, Duration::from_secs(1));
+    let gave_up = tokio::time::timeout(Duration::from_millis(50), s.attach(ECHO)).await;
+    assert!(gave_up.is_err());
+    assert!(
+        holds_within(Duration::from_secs(5), || janus.handle_count() == 1).await,
+        "Janus made the handle"
+    );
+    assert!(
+        holds_within(Duration::from_secs(10), || janus.handle_count() == 0).await,
+        "the handle was left on the server"
+    );
+    assert_eq!(client.stats().handles, 0, "{:?}", client.stats());
+    s.destroy().await.unwrap();
+    assert!(
+        holds_within(Duration::from_secs(5), || client
+            .stats()
+            .pending_transactions
+            == 0)
+        .await
+    );
+}

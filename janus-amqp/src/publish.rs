@@ -17,7 +17,7 @@
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use janus_core::handoff::{Handoff, Wake};
-use janus_core::{DirectSend, OutgoingMessage};
+use janus_core::{DirectSend, OutgoingMessage, Sent};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
 use lapin::{BasicProperties, Channel};
@@ -168,7 +168,7 @@ impl Publisher {
 }
 
 impl DirectSend for Publisher {
-    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+    fn try_send(&self, msg: OutgoingMessage) -> Result<Sent, OutgoingMessage> {
         // Too long: the slow way refuses it with a clear error.
         if msg.json.len() > self.max_request_bytes {
             return Err(msg);
@@ -179,7 +179,7 @@ impl DirectSend for Publisher {
         // publish that failed at once (the channel is closing) wakes it, to report the
         // failure.
         self.started.start(self.publish(msg), Wake::OnlyIfDone);
-        Ok(())
+        Ok(Sent::Handed)
     }
 }
 

@@ -22,8 +22,10 @@ use crate::options::{ClientOptions, Secret};
 use crate::protocol::{Candidate, HandleId, Jsep, PluginResponse, ServerInfo, SessionId, Trickle};
 use crate::request::{Opens, RawRequest, Request, Verb};
 use crate::shared::{HandleShared, SessionShared};
+use crate::shared_state::SharedState;
+use crate::state::State;
 use crate::stats::{Stats, StatsCell};
-use crate::table::Table;
+use crate::table::{Direct, Table};
 use crate::transport::{Connector, Credentials};
 use crate::txn::TxnNames;
 
@@ -32,6 +34,8 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 struct ClientInner {
     commands: mpsc::Sender<Command>,
     table: Arc<Table>,
+    /// Where a caller applies the answer its transport handed it ([`Direct::Answer`]).
+    core: Arc<SharedState>,
     releases: mpsc::UnboundedSender<Release>,
     encoder: Arc<Encoder>,
     options: ClientOptions,
@@ -131,8 +135,13 @@ impl Client {
         ));
         let stats = Arc::new(StatsCell::default());
         let table = Arc::new(Table::new(names));
+        let core = Arc::new(SharedState::new(State::new(
+            options.reconnect.recreate_lost_sessions,
+            stats.clone(),
+            table.clone(),
+        )));
         let driver = Driver::new(Parts {
-            table: table.clone(),
+            state: core.clone(),
             connector,
             transport,
             commands: rx,
@@ -151,6 +160,7 @@ impl Client {
             inner: Arc::new(ClientInner {
                 commands: tx,
                 table,
+                core,
                 releases: release_tx,
                 encoder,
                 options,
@@ -315,15 +325,19 @@ impl Client {
         if let Some(session) = call.touch {
             session.touch();
         }
+        let attach_on = call.session.filter(|_| call.verb == Verb::Attach);
         let work = async {
             // Straight to the transport while the link is up; else through the connection
             // task, which queues it across a reconnect.
-            if let Some(request) = self.inner.table.try_direct(request) {
-                self.inner
+            match self.inner.table.try_direct(request) {
+                Direct::Slow(request) => self
+                    .inner
                     .commands
                     .send(Command::Request(request))
                     .await
-                    .map_err(|_| self.closed_error())?;
+                    .map_err(|_| self.closed_error())?,
+                Direct::Sent => {}
+                Direct::Answer(answer) => return self.answered(answer, rx, attach_on).await,
             }
             rx.await.map_err(|_| self.closed_error())?
         };
@@ -336,6 +350,28 @@ impl Client {
             (Err(e), Some(hint)) if e.is_timeout() => Err(e.with_hint(hint.clone())),
             (result, _) => result,
         }
+    }
+
+    /// Waits for the answer the transport hands this caller, and applies it here. Dropping
+    /// this (the caller's timeout, or its own choice) leaves the request to the transport,
+    /// which finishes it as if it had been sent the slow way.
+    async fn answered(
+        &self,
+        answer: crate::transport::AnswerFuture,
+        mut rx: oneshot::Receiver<Result<Incoming, Error>>,
+        attach_on: Option<SessionId>,
+    ) -> Result<Incoming, Error> {
+        let answer = tokio::select! {
+            biased;
+            // Answered another way first (the connection dropped and failed every request
+            // in flight): the transport finishes the request.
+            result = &mut rx => return result.map_err(|_| self.closed_error())?,
+            answer = answer => answer,
+        };
+        self.inner.core.take_answer(answer, attach_on);
+        // Completed by now, unless Janus only acknowledged it (an `ack`: its `event` comes
+        // through the connection task) or the answer was not this request's.
+        rx.await.map_err(|_| self.closed_error())?
     }
 }
 

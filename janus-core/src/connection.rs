@@ -1,12 +1,15 @@
-//! The connection task: the one owner of the link, the protocol state and the queue of
-//! requests waiting for a usable link. It turns commands and link events into calls on
-//! [`State`] (no I/O) and [`Link`] (reconnect and keepalive policy), and does the I/O.
+//! The connection task: the one owner of the link and of the queue of requests waiting for
+//! a usable link. It turns commands and link events into calls on the protocol state
+//! ([`crate::state::State`], no I/O) and [`Link`] (reconnect and keepalive policy), and does
+//! the I/O.
 //!
 //! Application values (`Client`, `Session`, `Handle`) get answers on a `oneshot`. They send
 //! their requests straight to the transport while the link is up ([`crate::table`]), and
 //! otherwise to this task over a bounded channel (it queues them across a reconnect); drops
-//! travel on their own channel. No lock is held across an await anywhere: the transaction
-//! table's lock covers map operations, everything else lives in this task alone.
+//! travel on their own channel. A caller whose transport hands it the answer itself (an HTTP
+//! `POST`) applies it to the state in its own task ([`crate::shared_state`]) and leaves this
+//! task what only it can do. No lock is held across an await anywhere: the state's and the
+//! transaction table's locks cover their own work.
 
 use futures::FutureExt;
 use serde::Serialize;
@@ -23,11 +26,12 @@ use crate::encode::{Encoder, NoFields};
 use crate::error::{Error, ErrorKind};
 use crate::link::{AfterFailure, ConnectionState, Keepalive, Link, LinkEvent};
 use crate::options::ClientOptions;
-use crate::protocol::{decode_frame, CloseReason, HandleId, SessionId};
+use crate::protocol::{CloseReason, HandleId, SessionId};
 use crate::registry::Notice;
 use crate::request::{Request, Verb};
 use crate::shared::{HandleShared, SessionShared};
-use crate::state::{Effect, State};
+use crate::shared_state::SharedState;
+use crate::state::Effect;
 use crate::stats::StatsCell;
 use crate::transactions::{Pending, Purpose};
 use crate::transport::{Connector, OutgoingMessage, Transport, TransportEvent};
@@ -67,13 +71,14 @@ pub(crate) struct Parts {
     pub(crate) options: ClientOptions,
     pub(crate) conn_state: watch::Sender<ConnectionState>,
     pub(crate) stats: Arc<StatsCell>,
-    pub(crate) table: Arc<crate::table::Table>,
+    /// The protocol state, shared with callers that apply their own answers.
+    pub(crate) state: Arc<SharedState>,
 }
 
 pub(crate) struct Driver {
     connector: Arc<dyn Connector>,
     link: Link,
-    state: State,
+    state: Arc<SharedState>,
     commands: mpsc::Receiver<Command>,
     releases: mpsc::UnboundedReceiver<Release>,
     encoder: Arc<Encoder>,
@@ -117,11 +122,7 @@ impl Driver {
         Driver {
             connector: parts.connector,
             link: Link::up(transport, 0),
-            state: State::new(
-                parts.options.reconnect.recreate_lost_sessions,
-                parts.stats.clone(),
-                parts.table,
-            ),
+            state: parts.state,
             commands: parts.commands,
             releases: parts.releases,
             encoder: parts.encoder,
@@ -139,6 +140,7 @@ impl Driver {
     }
 
     pub(crate) async fn run(mut self) {
+        let work = self.state.clone();
         loop {
             tokio::select! {
                 biased;
@@ -196,6 +198,8 @@ impl Driver {
                     }
                 }
                 _ = self.tick.tick() => self.on_tick().await,
+                // A caller applied its own answer and left the transport to tell.
+                () = work.work_left() => self.apply_effects().await,
             }
             if std::mem::take(&mut self.unflushed) {
                 if let Some(t) = self.link.transport() {
@@ -228,7 +232,8 @@ impl Driver {
     /// Opens the direct path while the link is usable, and closes it otherwise.
     fn sync_direct(&mut self) {
         let usable = self.link.usable();
-        let mut table = self.state.table.lock();
+        let state = self.state.lock();
+        let mut table = state.table.lock();
         if usable != table.has_direct() {
             let direct = if usable {
                 self.link.transport().and_then(|t| t.direct())
@@ -240,7 +245,7 @@ impl Driver {
     }
 
     fn publish_stats(&self) {
-        self.state.publish();
+        self.state.lock().publish();
         self.stats.publish_queue(self.queue.len());
     }
 
@@ -272,8 +277,11 @@ impl Driver {
 
     async fn shutdown(&mut self, reason: &str) {
         self.last_reason = reason.to_string();
-        self.state.table.lock().set_direct(None);
-        self.state.close_all(CloseReason::Released);
+        {
+            let mut state = self.state.lock();
+            state.table.lock().set_direct(None);
+            state.close_all(CloseReason::Released);
+        }
         self.apply_effects().await;
         if let Some(mut t) = self.link.close(reason.to_string()) {
             // Best effort: a peer that does not answer must not hold the shutdown.
@@ -304,13 +312,14 @@ impl Driver {
         match release {
             Release::Session(shared) => {
                 let sid = shared.id();
-                if !self.state.registry.has_session(sid) {
-                    return;
+                {
+                    let mut state = self.state.lock();
+                    if !state.registry.has_session(sid) {
+                        return;
+                    }
+                    debug!(session = %sid, "last Session value dropped: destroying it");
+                    state.registry.close_session(sid, CloseReason::Released);
                 }
-                debug!(session = %sid, "last Session value dropped: destroying it");
-                self.state
-                    .registry
-                    .close_session(sid, CloseReason::Released);
                 self.apply_effects().await;
                 if self.link.is_up() {
                     self.internal(Verb::Destroy, Some(sid), None, &NoFields, Purpose::Plain)
@@ -321,11 +330,15 @@ impl Driver {
             }
             Release::Handle(shared) => {
                 let hid = shared.id();
-                let Some(sid) = self.state.registry.session_of(hid) else {
-                    return;
+                let sid = {
+                    let mut state = self.state.lock();
+                    let Some(sid) = state.registry.session_of(hid) else {
+                        return;
+                    };
+                    debug!(handle = %hid, "last Handle value dropped: detaching it");
+                    state.registry.close_handle(hid, CloseReason::Released);
+                    sid
                 };
-                debug!(handle = %hid, "last Handle value dropped: detaching it");
-                self.state.registry.close_handle(hid, CloseReason::Released);
                 self.apply_effects().await;
                 // Without a transport the handle goes with its session (claimed or not).
                 if self.link.is_up() {
@@ -347,7 +360,7 @@ impl Driver {
         let Request { txn, json, pending } = req;
         // Requests on a session this task no longer knows fail here, not on the wire.
         if let Purpose::Attach { session, .. } = &pending.purpose {
-            if !self.state.registry.has_session(*session) {
+            if !self.state.lock().registry.has_session(*session) {
                 pending.complete(Err(Error::new(ErrorKind::SessionGone {
                     reason: "unknown session".into(),
                 })));
@@ -366,9 +379,14 @@ impl Driver {
             handle_id: pending.handle,
             json,
             deadline: Some(pending.deadline),
-            in_flight: self.state.table.lock().transactions.len(),
+            in_flight: 0,
         };
-        self.state.register(txn, pending, Instant::now());
+        let msg = {
+            let mut state = self.state.lock();
+            let in_flight = state.table.lock().transactions.len();
+            state.register(txn, pending, Instant::now());
+            OutgoingMessage { in_flight, ..msg }
+        };
         let Some(t) = self.link.transport() else {
             return;
         };
@@ -428,28 +446,13 @@ impl Driver {
         match ev {
             Ok(TransportEvent::Frame(text)) => {
                 // Dropped and counted when it is not JSON; nothing else to do.
-                let _ = self.take_frame(&text);
+                let _ = self.state.lock().take_frame(&text);
             }
             Ok(TransportEvent::Reply { transaction, text }) => {
-                let problem = self.take_frame(&text).err();
-                let id = self.state.table.lock().transactions.id_of(&transaction);
-                if let Some(id) = id {
-                    // Janus answers every request body with its transaction (`success`,
-                    // `ack` or `error`); anything else will never answer it.
-                    if self.state.table.lock().transactions.unanswered(id) {
-                        let why = problem.unwrap_or_else(|| {
-                            "the reply body does not answer the request".to_string()
-                        });
-                        self.state.fail_request(id, Error::protocol(why));
-                    }
-                }
+                self.state.lock().on_reply(&transaction, &text);
             }
             Ok(TransportEvent::RequestFailed { transaction, error }) => {
-                let id = self.state.table.lock().transactions.id_of(&transaction);
-                if let Some(id) = id {
-                    // Through the state, so a failed claim still counts as a recovery step.
-                    self.state.fail_request(id, error);
-                }
+                self.state.lock().on_request_failed(&transaction, error);
             }
             Ok(TransportEvent::Interrupted { reason }) => {
                 if self.link.interrupt() {
@@ -466,15 +469,15 @@ impl Driver {
                 }
             }
             Ok(TransportEvent::Malformed { reason }) => {
-                self.state.malformed_messages += 1;
-                warn!(%reason, "transport dropped a malformed message");
+                self.state.lock().on_malformed(&reason);
             }
             Ok(TransportEvent::SessionGone { session, reason }) => {
                 // Gone because we destroyed it (over HTTP a poll can be answered 404 before
                 // the destroy's own answer comes): that answer closes it, as `Destroyed`.
-                if !self.state.destroying(session) {
+                let mut state = self.state.lock();
+                if !state.destroying(session) {
                     info!(%session, %reason, "transport reports the session gone");
-                    self.state.session_lost(session, reason, true);
+                    state.session_lost(session, reason, true);
                 }
             }
             Err(e) => self.on_disconnect(e.to_string()).await,
@@ -482,34 +485,19 @@ impl Driver {
         self.apply_effects().await;
     }
 
-    /// Decodes one frame or body and hands each message to the state; malformed ones are
-    /// counted and dropped. `Err` says why the whole text was dropped.
-    fn take_frame(&mut self, text: &str) -> Result<(), String> {
-        match decode_frame(text) {
-            Ok(items) => {
-                for item in items {
-                    match item {
-                        Ok(msg) => self.state.on_incoming(msg),
-                        Err(e) => {
-                            self.state.malformed_messages += 1;
-                            warn!(error = %e, "malformed message dropped");
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.state.malformed_messages += 1;
-                warn!(error = %e, bytes = text.len(), "malformed frame dropped");
-                Err(format!("the reply is not JSON: {e}"))
-            }
-        }
-    }
-
     /// Tells the transport what changed, and does the work the state asked for.
     async fn apply_effects(&mut self) {
         loop {
-            let notices = std::mem::take(&mut self.state.registry.notices);
+            let (notices, effects) = {
+                let mut state = self.state.lock();
+                (
+                    std::mem::take(&mut state.registry.notices),
+                    std::mem::take(&mut state.effects),
+                )
+            };
+            if notices.is_empty() && effects.is_empty() {
+                return;
+            }
             if let Some(t) = self.link.transport() {
                 for notice in &notices {
                     match *notice {
@@ -517,12 +505,9 @@ impl Driver {
                         Notice::SessionClosed(s) => t.session_closed(s),
                         Notice::HandleOpened(s, h) => t.handle_opened(s, h),
                         Notice::HandleClosed(s, h) => t.handle_closed(s, h),
+                        Notice::AttachAnswered(s) => t.attach_answered(s),
                     }
                 }
-            }
-            let effects = std::mem::take(&mut self.state.effects);
-            if effects.is_empty() && self.state.registry.notices.is_empty() {
-                return;
             }
             for effect in effects {
                 match effect {
@@ -563,6 +548,15 @@ impl Driver {
                             .await;
                         }
                     }
+                    Effect::Undo { session, handle } => {
+                        let verb = if handle.is_some() {
+                            Verb::Detach
+                        } else {
+                            Verb::Destroy
+                        };
+                        self.internal(verb, Some(session), handle, &NoFields, Purpose::Plain)
+                            .await;
+                    }
                     Effect::ServerInfo { session_timeout } => {
                         if self.keepalive.on_server_timeout(session_timeout) {
                             debug!(
@@ -583,7 +577,7 @@ impl Driver {
         if !self.link.usable() {
             return;
         }
-        if self.state.reconnects > 0 {
+        if self.state.lock().reconnects > 0 {
             self.conn_state.send_replace(ConnectionState::Reconnected);
         }
         for sid in std::mem::take(&mut self.orphans) {
@@ -609,11 +603,11 @@ impl Driver {
             return;
         };
         // Before the close: the writer ends only once no direct sender is left.
-        self.state.table.lock().set_direct(None);
+        self.state.lock().table.lock().set_direct(None);
         warn!(%reason, endpoint = %self.connector.endpoint(), "connection lost");
         drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
         self.last_reason = reason.clone();
-        self.state.connection_lost(&reason);
+        self.state.lock().connection_lost(&reason);
         if !self.options.reconnect.enabled {
             self.close_for_good(reason).await;
             return;
@@ -645,7 +639,7 @@ impl Driver {
         };
         info!(attempt, endpoint = %self.connector.endpoint(), "reconnected");
         t.set_credentials(self.encoder.credentials());
-        let sessions = self.state.registry.session_ids();
+        let sessions = self.state.lock().registry.session_ids();
         // Claimed where a connection owns its sessions; elsewhere a keepalive checks that
         // each is still there (either way a failure reports it lost).
         let verb = if t.session_ownership().claims_after_reconnect() {
@@ -655,7 +649,7 @@ impl Driver {
         };
         // The other attempts are not needed any more.
         self.link = Link::up(t, sessions.len());
-        self.state.reconnects += 1;
+        self.state.lock().reconnects += 1;
         for sid in sessions {
             self.internal(
                 verb,
@@ -687,9 +681,11 @@ impl Driver {
 
     async fn close_for_good(&mut self, reason: String) {
         self.last_reason = reason.clone();
-        self.state.table.lock().set_direct(None);
-        self.state
-            .close_all(CloseReason::TransportClosed(reason.clone()));
+        {
+            let mut state = self.state.lock();
+            state.table.lock().set_direct(None);
+            state.close_all(CloseReason::TransportClosed(reason.clone()));
+        }
         self.apply_effects().await;
         if let Some(mut t) = self.link.close(reason.clone()) {
             drop(tokio::time::timeout(Duration::from_millis(200), t.close()).await);
@@ -700,7 +696,7 @@ impl Driver {
 
     async fn on_tick(&mut self) {
         let now = Instant::now();
-        self.state.sweep(now);
+        self.state.lock().sweep(now);
         // Queued requests time out too, and are forgotten when their caller gave up.
         while let Some(front) = self.queue.front() {
             if front.pending.deadline > now {
@@ -718,11 +714,12 @@ impl Driver {
         }
         self.apply_effects().await;
         if self.link.usable() {
-            for sid in self
+            let due = self
                 .state
+                .lock()
                 .registry
-                .due_keepalives(now, self.keepalive.interval())
-            {
+                .due_keepalives(now, self.keepalive.interval());
+            for sid in due {
                 self.internal(
                     Verb::Keepalive,
                     Some(sid),

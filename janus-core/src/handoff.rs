@@ -1,5 +1,6 @@
 //! Work a caller starts and the connection task finishes: the direct path of transports whose
-//! request is a future (an HTTP `POST`, a RabbitMQ publish).
+//! request is a future (a RabbitMQ publish, an HTTP `POST` whose caller stopped waiting for
+//! it: [`Handoff::hand_over`]).
 //!
 //! A caller's [`DirectSend::try_send`](crate::DirectSend::try_send) makes the request's
 //! future and [`start`](Handoff::start)s it: its first poll, in the caller's task, puts the
@@ -108,6 +109,14 @@ impl<T: Send + 'static> Handoff<T> {
         self.lock().push(fut);
     }
 
+    /// Keeps `fut`, which a caller polled and then gave up on, for the transport, and wakes
+    /// the transport to adopt it: its waker is the caller's until the transport polls it.
+    /// Not polled here, so it may be called from a `Drop` outside the runtime.
+    pub fn hand_over(&self, fut: BoxFuture<'static, T>) {
+        self.lock().push(fut);
+        self.kick_waker.wake_by_ref();
+    }
+
     /// The futures callers started, once there are any. Registers `cx`'s waker first, so a
     /// future started or woken after the look is not missed.
     pub fn poll_started(&self, cx: &mut Context<'_>) -> Poll<Vec<BoxFuture<'static, T>>> {
@@ -170,6 +179,28 @@ mod tests {
         assert_eq!(started.len(), 1);
         let mut cx = Context::from_waker(&w);
         assert_eq!(started[0].as_mut().poll(&mut cx), Poll::Ready(5));
+    }
+
+    #[test]
+    fn a_future_handed_over_wakes_the_transport_and_is_adopted_unpolled() {
+        let h = Handoff::new();
+        let count = Arc::new(Count::default());
+        let w = waker(count.clone());
+        assert!(adopt(&h, &w).is_empty());
+        let (tx, rx) = oneshot::channel::<u32>();
+        h.hand_over(rx.map(|r| r.unwrap_or(0)).boxed());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1, "woken to adopt it");
+        let mut started = adopt(&h, &w);
+        assert_eq!(started.len(), 1);
+        let mut cx = Context::from_waker(&w);
+        assert_eq!(started[0].as_mut().poll(&mut cx), Poll::Pending);
+        tx.send(4).unwrap();
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            2,
+            "its progress wakes the transport"
+        );
+        assert_eq!(started[0].as_mut().poll(&mut cx), Poll::Ready(4));
     }
 
     #[test]

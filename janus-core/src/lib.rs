@@ -30,6 +30,7 @@ pub mod protocol;
 mod registry;
 mod request;
 mod shared;
+mod shared_state;
 mod state;
 mod stats;
 mod table;
@@ -57,6 +58,6 @@ pub use protocol::{
 pub use request::{Expect, RawRequest, Verb};
 pub use stats::Stats;
 pub use transport::{
-    Connector, Credentials, DirectSend, OutgoingMessage, SessionOwnership, Transport,
-    TransportEvent,
+    AnswerFuture, AnswerOutcome, Connector, Credentials, DirectAnswer, DirectSend, OutgoingMessage,
+    Sent, SessionOwnership, Transport, TransportEvent,
 };

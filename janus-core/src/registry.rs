@@ -20,6 +20,8 @@ pub(crate) enum Notice {
     SessionClosed(SessionId),
     HandleOpened(SessionId, HandleId),
     HandleClosed(SessionId, HandleId),
+    /// An `attach` on the session, answered on the direct path, has been applied.
+    AttachAnswered(SessionId),
 }
 
 pub(crate) struct SessionEntry {

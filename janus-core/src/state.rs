@@ -8,12 +8,13 @@ use tracing::{info, warn};
 
 use crate::decode::Incoming;
 use crate::error::{codes, Error, ErrorKind};
-use crate::protocol::{CloseReason, HandleId, SessionEvent, SessionId};
-use crate::registry::{HandleEntry, Reattach, Registry};
+use crate::protocol::{decode_frame, CloseReason, HandleId, SessionEvent, SessionId};
+use crate::registry::{HandleEntry, Notice, Reattach, Registry};
 use crate::request::Verb;
 use crate::stats::{Stats, StatsCell};
 use crate::table::Table;
 use crate::transactions::{Match, Pending, Purpose, Transactions};
+use crate::transport::{AnswerOutcome, DirectAnswer};
 use std::sync::Arc;
 
 /// Work the connection task must do for the state.
@@ -30,6 +31,13 @@ pub(crate) enum Effect {
     },
     /// The server described itself (`info`): its session timeout, in seconds.
     ServerInfo { session_timeout: Option<u64> },
+    /// Janus made a session (or a handle of `session`) for a caller that stopped waiting
+    /// first: nobody will ever hold it, so it is destroyed (or detached) on the server
+    /// rather than kept alive by keepalives, or left to Janus' session timeout.
+    Undo {
+        session: SessionId,
+        handle: Option<HandleId>,
+    },
 }
 
 /// A re-created session waiting for its handles to be attached again.
@@ -105,7 +113,7 @@ impl State {
             Match::Completed(p, msg)
                 if msg.janus == "event"
                     && matches!(p.purpose, Purpose::Plain)
-                    && p.reply.as_ref().is_some_and(|r| r.is_closed()) =>
+                    && p.caller_gone() =>
             {
                 self.unknown_transactions += 1;
                 let late = msg.transaction.clone();
@@ -130,7 +138,111 @@ impl State {
         }
     }
 
+    /// Decodes one frame or body and takes each message; malformed ones are counted and
+    /// dropped. `Err` says why the whole text was dropped.
+    pub(crate) fn take_frame(&mut self, text: &str) -> Result<(), String> {
+        match decode_frame(text) {
+            Ok(items) => {
+                for item in items {
+                    match item {
+                        Ok(msg) => self.on_incoming(msg),
+                        Err(e) => {
+                            self.malformed_messages += 1;
+                            warn!(error = %e, "malformed message dropped");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.malformed_messages += 1;
+                warn!(error = %e, bytes = text.len(), "malformed frame dropped");
+                Err(format!("the reply is not JSON: {e}"))
+            }
+        }
+    }
+
+    /// The body that answered one request (an HTTP `POST`). Janus answers every request
+    /// body with its transaction (`success`, `ack` or `error`): when this body did not, it
+    /// never will, and the request fails at once.
+    pub(crate) fn on_reply(&mut self, transaction: &str, text: &str) {
+        let problem = self.take_frame(text).err();
+        let unanswered = {
+            let table = self.table.lock();
+            table
+                .transactions
+                .id_of(transaction)
+                .filter(|id| table.transactions.unanswered(*id))
+        };
+        if let Some(id) = unanswered {
+            let why =
+                problem.unwrap_or_else(|| "the reply body does not answer the request".to_string());
+            self.fail_request(id, Error::protocol(why));
+        }
+    }
+
+    /// A request failed before Janus answered it (an HTTP `POST` got no reply).
+    pub(crate) fn on_request_failed(&mut self, transaction: &str, error: Error) {
+        let id = self.table.lock().transactions.id_of(transaction);
+        if let Some(id) = id {
+            // Through `fail_request`, so a failed claim still counts as a recovery step.
+            self.fail_request(id, error);
+        }
+    }
+
+    /// The transport dropped a message it could not read.
+    pub(crate) fn on_malformed(&mut self, reason: &str) {
+        self.malformed_messages += 1;
+        warn!(%reason, "transport dropped a malformed message");
+    }
+
+    /// What a caller read itself on the direct path ([`crate::Sent::Answer`]), taken as the
+    /// connection task takes what [`crate::Transport::recv`] returns. `attach_on`: the
+    /// request was an `attach` on that session, whose transport hears that it was applied.
+    pub(crate) fn on_answer(&mut self, answer: DirectAnswer, attach_on: Option<SessionId>) {
+        if let Some(reason) = answer.malformed {
+            self.on_malformed(&reason);
+        }
+        match answer.outcome {
+            AnswerOutcome::Reply { transaction, text } => self.on_reply(&transaction, &text),
+            AnswerOutcome::Failed { transaction, error } => {
+                self.on_request_failed(&transaction, error)
+            }
+        }
+        if let Some(session) = attach_on {
+            self.registry.notices.push(Notice::AttachAnswered(session));
+        }
+    }
+
+    /// Whether the connection task has work left by [`State::on_answer`] that cannot wait
+    /// for its next turn: requests of its own to send, or a transport to tell of something
+    /// that changes what it does. A session just created has no handle yet, so no transport
+    /// acts on it: that notice waits for the task's next turn (its next tick at the latest),
+    /// which saves a wake-up per `create`.
+    pub(crate) fn has_work(&self) -> bool {
+        !self.effects.is_empty()
+            || self
+                .registry
+                .notices
+                .iter()
+                .any(|n| !matches!(n, Notice::SessionOpened(_)))
+    }
+
     fn on_succeeded(&mut self, p: Pending, msg: Incoming) {
+        if p.caller_gone() {
+            let made = msg.data_id();
+            let undo = match &p.purpose {
+                Purpose::Create { .. } => made.map(|id| (SessionId(id), None)),
+                Purpose::Attach { session, .. } => made.map(|id| (*session, Some(HandleId(id)))),
+                _ => None,
+            };
+            if let Some((session, handle)) = undo {
+                info!(%session, ?handle, "answered after its caller gave up: undoing it");
+                self.effects.push(Effect::Undo { session, handle });
+                self.publish();
+                return;
+            }
+        }
         if msg.janus == "server_info" {
             let session_timeout = msg.body.get("session-timeout").and_then(|v| v.as_u64());
             self.effects.push(Effect::ServerInfo { session_timeout });
@@ -198,13 +310,9 @@ impl State {
                 if self.registry.has_session(session) {
                     self.registry.tell_session(session, SessionEvent::Reclaimed);
                     // The transport hears of it, and of its handles, again.
-                    self.registry
-                        .notices
-                        .push(crate::registry::Notice::SessionOpened(session));
+                    self.registry.notices.push(Notice::SessionOpened(session));
                     for h in self.registry.handles_of(session) {
-                        self.registry
-                            .notices
-                            .push(crate::registry::Notice::HandleOpened(session, h));
+                        self.registry.notices.push(Notice::HandleOpened(session, h));
                     }
                 }
                 self.effects.push(Effect::RecoveryStep);
@@ -251,7 +359,7 @@ impl State {
                 if let Some(session) = self.registry.session_of(*handle) {
                     self.registry
                         .notices
-                        .push(crate::registry::Notice::HandleOpened(session, *handle));
+                        .push(Notice::HandleOpened(session, *handle));
                 }
             }
             // Janus forgot the session (it restarted, or timed it out unnoticed): over a
@@ -428,7 +536,6 @@ mod tests {
     use super::*;
     use crate::events::{channel, EventStream};
     use crate::protocol::HandleEvent;
-    use crate::registry::Notice;
     use crate::request::Verb;
     use crate::shared::{HandleShared, SessionShared};
     use serde_json::json;

@@ -3,7 +3,8 @@
 //!
 //! A caller registers its transaction and hands the JSON to the transport's writer itself
 //! (one wake-up fewer per request than going through the connection task); the connection
-//! task still reads and matches every answer. Both happen under one lock, held for map
+//! task reads and matches every answer, except those the transport hands back to the caller
+//! ([`Sent::Answer`]), which the caller applies itself. Both happen under one lock, held for map
 //! operations only, never across an await: the connection task clears the direct path and
 //! fails what is in flight in one critical section, so a request is either registered
 //! before a drop (and failed with the others) or sent the slow way after it.
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::request::Request;
 use crate::transactions::Transactions;
-use crate::transport::{DirectSend, OutgoingMessage};
+use crate::transport::{AnswerFuture, DirectSend, OutgoingMessage, Sent};
 use crate::txn::TxnNames;
 
 /// What the lock protects.
@@ -32,6 +33,16 @@ impl Inner {
     pub(crate) fn has_direct(&self) -> bool {
         self.direct.is_some()
     }
+}
+
+/// Where [`Table::try_direct`] left a request.
+pub(crate) enum Direct {
+    /// Not taken: it goes through the connection task.
+    Slow(Request),
+    /// On its way; its answer comes through the connection task.
+    Sent,
+    /// On its way; its answer comes on this future, for the caller to apply.
+    Answer(AnswerFuture),
 }
 
 /// The shared table.
@@ -60,12 +71,12 @@ impl Table {
 
     /// Registers `req` and hands it to the transport, when the direct path is open. Gives
     /// the request back, untouched, when it must go through the connection task.
-    pub(crate) fn try_direct(&self, req: Request) -> Option<Request> {
+    pub(crate) fn try_direct(&self, req: Request) -> Direct {
         let Request { txn, json, pending } = req;
         let (direct, msg) = {
             let mut g = self.lock();
             let Some(direct) = g.direct.clone() else {
-                return Some(Request { txn, json, pending });
+                return Direct::Slow(Request { txn, json, pending });
             };
             let msg = OutgoingMessage {
                 verb: pending.verb,
@@ -81,18 +92,18 @@ impl Table {
             (direct, msg)
         };
         match direct.try_send(msg) {
-            Ok(()) => None,
+            Ok(Sent::Handed) => Direct::Sent,
+            Ok(Sent::Answer(answer)) => Direct::Answer(answer),
             // Queue full or connection gone: take the entry back, unless the connection task
             // failed it already (the caller then gets that answer).
-            Err(msg) => self
-                .lock()
-                .transactions
-                .take_back(txn)
-                .map(|pending| Request {
+            Err(msg) => match self.lock().transactions.take_back(txn) {
+                Some(pending) => Direct::Slow(Request {
                     txn,
                     json: msg.json,
                     pending,
                 }),
+                None => Direct::Sent,
+            },
         }
     }
 }
@@ -113,10 +124,10 @@ mod tests {
     }
 
     impl DirectSend for Fake {
-        fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+        fn try_send(&self, msg: OutgoingMessage) -> Result<Sent, OutgoingMessage> {
             if self.open.load(Ordering::SeqCst) {
                 self.taken.lock().unwrap().push(msg.json);
-                Ok(())
+                Ok(Sent::Handed)
             } else {
                 Err(msg)
             }
@@ -140,7 +151,9 @@ mod tests {
     #[test]
     fn closed_path_gives_the_request_back_untouched() {
         let table = Table::default();
-        let back = table.try_direct(request(1)).expect("given back");
+        let Direct::Slow(back) = table.try_direct(request(1)) else {
+            panic!("not given back")
+        };
         assert_eq!(back.txn, 1);
         assert_eq!(table.lock().transactions.len(), 0);
     }
@@ -151,7 +164,7 @@ mod tests {
         let fake = Arc::new(Fake::default());
         fake.open.store(true, Ordering::SeqCst);
         table.lock().set_direct(Some(fake.clone()));
-        assert!(table.try_direct(request(2)).is_none());
+        assert!(matches!(table.try_direct(request(2)), Direct::Sent));
         assert_eq!(table.lock().transactions.len(), 1);
         assert_eq!(fake.taken.lock().unwrap().len(), 1);
     }
@@ -161,7 +174,9 @@ mod tests {
         let table = Table::default();
         let fake = Arc::new(Fake::default());
         table.lock().set_direct(Some(fake));
-        let back = table.try_direct(request(3)).expect("given back");
+        let Direct::Slow(back) = table.try_direct(request(3)) else {
+            panic!("not given back")
+        };
         assert_eq!(back.json, "{\"transaction\":\"3\"}");
         assert_eq!(table.lock().transactions.len(), 0, "not left behind");
     }

@@ -132,6 +132,12 @@ pub(crate) struct Pending {
 }
 
 impl Pending {
+    /// Whether the application's caller stopped waiting (its timeout passed, or it dropped
+    /// the request). Requests of the connection task's own have no caller to lose.
+    pub(crate) fn caller_gone(&self) -> bool {
+        self.reply.as_ref().is_some_and(|r| r.is_closed())
+    }
+
     /// Answers the caller, if there is one still waiting.
     pub(crate) fn complete(self, result: Result<Incoming, Error>) {
         if let Some(tx) = self.reply {
@@ -315,12 +321,18 @@ impl Transactions {
         }
     }
 
-    /// Takes out the requests whose deadline passed, or whose caller gave up.
+    /// Takes out the requests whose deadline passed, or whose caller gave up. A `create` or
+    /// an `attach` whose caller gave up stays until its deadline: its answer, if it comes,
+    /// names what Janus made for nobody, which is then undone.
     pub(crate) fn expired(&mut self, now: Instant) -> Vec<Pending> {
         let ids: Vec<u64> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.deadline <= now || p.reply.as_ref().is_some_and(|r| r.is_closed()))
+            .filter(|(_, p)| {
+                p.deadline <= now
+                    || (p.caller_gone()
+                        && !matches!(p.purpose, Purpose::Create { .. } | Purpose::Attach { .. }))
+            })
             .map(|(id, _)| *id)
             .collect();
         let mut out = Vec::with_capacity(ids.len());

@@ -70,7 +70,7 @@ pub struct Credentials {
 /// registers its transaction in the shared table, then hands the request here.
 ///
 /// Offered by transports that can take a write from any task without waiting (WebSocket,
-/// Unix sockets, RabbitMQ). The client uses it only while the connection is up and
+/// Unix sockets, RabbitMQ, HTTP). The client uses it only while the connection is up and
 /// recovered; otherwise, and whenever `try_send` gives the request back, the request goes
 /// through the connection task as usual ([`Transport::send`]).
 pub trait DirectSend: Send + Sync + 'static {
@@ -78,7 +78,64 @@ pub trait DirectSend: Send + Sync + 'static {
     /// cannot (the queue is full, the connection is gone, the request needs the slow way).
     // Given back whole, and rarely: boxing it would cost every request an allocation.
     #[allow(clippy::result_large_err)]
-    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage>;
+    fn try_send(&self, msg: OutgoingMessage) -> Result<Sent, OutgoingMessage>;
+}
+
+/// What [`DirectSend::try_send`] did with a request it took.
+pub enum Sent {
+    /// It is on its way; its answer comes through [`Transport::recv`], like any other.
+    Handed,
+    /// Its answer comes back on the request itself (an HTTP `POST`): the caller awaits this
+    /// future in its own task and hands what it brings to the core there, with no wake-up
+    /// of the connection task on the way.
+    ///
+    /// A caller that stops waiting drops the future: the transport must then finish the
+    /// request itself and hand its answer over through [`Transport::recv`], as if it had
+    /// been sent that way.
+    Answer(AnswerFuture),
+}
+
+impl std::fmt::Debug for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sent::Handed => "Handed",
+            Sent::Answer(_) => "Answer(..)",
+        })
+    }
+}
+
+/// The answer to one request sent with [`Sent::Answer`].
+pub type AnswerFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = DirectAnswer> + Send + 'static>>;
+
+/// What a request sent with [`Sent::Answer`] brought: what [`Transport::recv`] would have
+/// returned for it.
+#[derive(Debug)]
+pub struct DirectAnswer {
+    /// Why the body had to be dropped, when it did (counted as a malformed message, as
+    /// [`TransportEvent::Malformed`] is).
+    pub malformed: Option<String>,
+    /// The answer itself.
+    pub outcome: AnswerOutcome,
+}
+
+/// The body that answered a request, or why there is none.
+#[derive(Debug)]
+pub enum AnswerOutcome {
+    /// As [`TransportEvent::Reply`].
+    Reply {
+        /// The request's transaction.
+        transaction: String,
+        /// The body.
+        text: String,
+    },
+    /// As [`TransportEvent::RequestFailed`].
+    Failed {
+        /// The request's transaction.
+        transaction: String,
+        /// Why it failed.
+        error: Error,
+    },
 }
 
 /// Who a session belongs to on a transport: what the client does with its sessions after a
@@ -218,6 +275,11 @@ pub trait Transport: Send + 'static {
 
     /// A handle of `session` is gone (detached, or re-attached under a new id).
     fn handle_closed(&mut self, _session: SessionId, _handle: HandleId) {}
+
+    /// An `attach` on `session` whose answer its caller read itself ([`Sent::Answer`]) has
+    /// been applied: the [`handle_opened`](Transport::handle_opened) it brought, if any, came
+    /// before this. (HTTP holds a long-poll place for an `attach` in flight until then.)
+    fn attach_answered(&mut self, _session: SessionId) {}
 
     /// The client's credentials, for requests the transport makes on its own (the HTTP
     /// long poll carries them in its query string). The client calls it on every transport

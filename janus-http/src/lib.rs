@@ -4,8 +4,9 @@
 //! - Each request is a `POST` of compact JSON to `<base>`, `<base>/<session>` or
 //!   `<base>/<session>/<handle>`. Sending never waits for a reply: the request runs inside
 //!   [`Transport::recv`](janus_core::Transport::recv), which hands its reply body back. While
-//!   the link is up a caller starts its own `POST` ([`DirectSend`](janus_core::DirectSend)),
-//!   and `recv` takes it over when the reply comes.
+//!   the link is up a caller sends its own `POST` ([`DirectSend`](janus_core::DirectSend))
+//!   and reads its reply itself ([`Sent::Answer`](janus_core::Sent::Answer)); `recv` takes
+//!   it over only if the caller stops waiting.
 //! - Each session with handles has exactly one long poll, `GET <base>/<session>?maxev=N`,
 //!   until the core reports the session closed; it parks when the core closes the last
 //!   handle (at Janus' `detached`), so a session torn down the usual way has no poll left

@@ -5,7 +5,7 @@
 //! deadline. Each `POST` is a future that [`HttpTransport::recv`](crate::HttpTransport)
 //! polls; what it ends with ([`PostDone`]) is the reply body, or why there is none.
 
-use janus_core::{Error, OutgoingMessage, SessionId, TransportEvent, Verb};
+use janus_core::{AnswerOutcome, DirectAnswer, Error, OutgoingMessage, SessionId, Verb};
 use reqwest::header::CONTENT_TYPE;
 use std::future::Future;
 use std::pin::Pin;
@@ -24,11 +24,10 @@ use crate::wire::{describe, read_body, status_error, Body, DRAIN_LIMIT};
 /// after at least this long is taken for that.
 const JANUS_POST_ABORT: Duration = Duration::from_secs(9);
 
-/// What one finished `POST` hands to `recv`: its reply, or why there is none, after a
-/// [`TransportEvent::Malformed`] when the body had to be dropped.
+/// What one finished `POST` brings: its reply, or why there is none (with why the body was
+/// dropped, when it was), for `recv` or for the caller that awaits it.
 pub(crate) struct PostDone {
-    pub(crate) malformed: Option<TransportEvent>,
-    pub(crate) event: TransportEvent,
+    pub(crate) answer: DirectAnswer,
     /// The session an `attach` was for: it no longer reserves a long poll.
     pub(crate) attach_for: Option<SessionId>,
 }
@@ -81,9 +80,11 @@ impl Shared {
             ..
         } = msg;
         let attach_for = session_id.filter(|_| verb == Verb::Attach);
-        let done = |event| PostDone {
-            malformed: None,
-            event,
+        let done = |outcome| PostDone {
+            answer: DirectAnswer {
+                malformed: None,
+                outcome,
+            },
             attach_for,
         };
         // Wait for a connection, in order, no longer than the caller waits.
@@ -96,14 +97,14 @@ impl Shared {
             Some(Ok(p)) => p,
             Some(Err(_)) => {
                 let error = Error::transport_closed("the transport was closed", true);
-                return done(TransportEvent::RequestFailed { transaction, error });
+                return done(AnswerOutcome::Failed { transaction, error });
             }
             None => {
                 // Never sent: the caller gave up while it waited for a connection.
                 let waited = deadline.map(|d| d.saturating_duration_since(Instant::now()));
                 debug!(request = verb.name(), %transaction, ?waited, "request dropped before a connection was free");
                 let error = Error::timeout(self.options.request_timeout);
-                return done(TransportEvent::RequestFailed { transaction, error });
+                return done(AnswerOutcome::Failed { transaction, error });
             }
         };
         let url = self.urls.request(session_id, handle_id);
@@ -126,17 +127,16 @@ impl Shared {
             Ok(resp) => self.post_reply(resp, started, &mut malformed).await,
             Err(e) => Err(self.post_error(e, started)),
         };
-        let event = match result {
+        let outcome = match result {
             // The core fails the request at once if this does not answer it.
-            Ok(text) => TransportEvent::Reply { transaction, text },
+            Ok(text) => AnswerOutcome::Reply { transaction, text },
             Err(error) => {
                 debug!(request = verb.name(), %transaction, %error, "request failed");
-                TransportEvent::RequestFailed { transaction, error }
+                AnswerOutcome::Failed { transaction, error }
             }
         };
         PostDone {
-            malformed,
-            event,
+            answer: DirectAnswer { malformed, outcome },
             attach_for,
         }
     }
@@ -145,7 +145,7 @@ impl Shared {
         self: &Arc<Self>,
         resp: reqwest::Response,
         started: Instant,
-        malformed: &mut Option<TransportEvent>,
+        malformed: &mut Option<String>,
     ) -> Result<String, Error> {
         let status = resp.status();
         if !status.is_success() {
@@ -172,9 +172,7 @@ impl Shared {
                 let reason = body.problem().unwrap_or_default();
                 // Counted as malformed by the core, and the request fails at once instead
                 // of waiting for its timeout.
-                *malformed = Some(TransportEvent::Malformed {
-                    reason: reason.clone(),
-                });
+                *malformed = Some(reason.clone());
                 Err(Error::protocol(reason))
             }
             Err(e) => Err(self.post_error(e, started)),

@@ -16,8 +16,8 @@
 use async_trait::async_trait;
 use futures::stream::{FuturesUnordered, StreamExt};
 use janus_core::{
-    Credentials, DirectSend, Error, HandleId, OutgoingMessage, SessionId, Transport,
-    TransportEvent, Verb,
+    AnswerOutcome, Credentials, DirectAnswer, DirectSend, Error, HandleId, OutgoingMessage,
+    SessionId, Transport, TransportEvent, Verb,
 };
 use std::collections::VecDeque;
 use std::future::{poll_fn, Future};
@@ -181,7 +181,8 @@ pub struct HttpTransport {
     stop: watch::Sender<bool>,
     /// The requests in flight, polled by `recv`.
     posts: FuturesUnordered<PostFuture>,
-    /// Where callers start their own requests while the link is up; `recv` adopts them.
+    /// Where callers send their own requests while the link is up; `recv` adopts those
+    /// whose callers stopped waiting.
     direct: Arc<Direct>,
     /// The session of the last `attach` reply handed out: its long-poll reservation ends
     /// once the core has said whether the attach opened a handle (the next call into the
@@ -241,7 +242,7 @@ impl HttpTransport {
         self.ready.clear();
     }
 
-    /// Adopts what callers started, without waiting.
+    /// Adopts what callers stopped waiting for, without waiting.
     fn take_started(&mut self) {
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         if let Poll::Ready(started) = self.direct.poll_started(&mut cx) {
@@ -310,13 +311,22 @@ impl Transport for HttpTransport {
             tokio::select! {
                 Some(done) = self.posts.next(), if !self.posts.is_empty() => {
                     self.shared.posts.finished();
-                    if let Some(malformed) = done.malformed {
-                        self.ready.push_back((malformed, None));
+                    let DirectAnswer { malformed, outcome } = done.answer;
+                    if let Some(reason) = malformed {
+                        self.ready.push_back((TransportEvent::Malformed { reason }, None));
                     }
-                    self.ready.push_back((done.event, done.attach_for));
+                    let event = match outcome {
+                        AnswerOutcome::Reply { transaction, text } => {
+                            TransportEvent::Reply { transaction, text }
+                        }
+                        AnswerOutcome::Failed { transaction, error } => {
+                            TransportEvent::RequestFailed { transaction, error }
+                        }
+                    };
+                    self.ready.push_back((event, done.attach_for));
                 }
                 started = poll_fn(|cx| self.direct.poll_started(cx)) => {
-                    // Polled from now on with this task's waker.
+                    // Polled from now on with this task's waker (their callers gave up).
                     self.posts.extend(started);
                 }
                 Some(round) = self.poller.rounds.next(), if !self.poller.rounds.is_empty() => {
@@ -369,6 +379,11 @@ impl Transport for HttpTransport {
 
     fn handle_closed(&mut self, session: SessionId, handle: HandleId) {
         self.poller.handle_closed(session, handle);
+    }
+
+    fn attach_answered(&mut self, session: SessionId) {
+        // The handle it opened, if any, now holds the session's place.
+        self.shared.polls.attach_done(session);
     }
 
     fn direct(&self) -> Option<Arc<dyn DirectSend>> {

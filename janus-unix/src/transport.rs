@@ -15,7 +15,7 @@
 //! `send` keeps reading packets into a bounded inbox that `recv` hands out first.
 
 use async_trait::async_trait;
-use janus_core::{DirectSend, Error, OutgoingMessage, Transport, TransportEvent};
+use janus_core::{DirectSend, Error, OutgoingMessage, Sent, Transport, TransportEvent};
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
@@ -581,7 +581,7 @@ pub(crate) struct Direct {
 }
 
 impl DirectSend for Direct {
-    fn try_send(&self, msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+    fn try_send(&self, msg: OutgoingMessage) -> Result<Sent, OutgoingMessage> {
         // A request too long goes the slow way, which refuses it with a clear error; behind
         // queued requests, the slow way keeps the order.
         if msg.json.len() > self.max_request_bytes || self.backlog.load(Ordering::Acquire) {
@@ -589,7 +589,7 @@ impl DirectSend for Direct {
         }
         match self.socket.try_send(msg.json.as_bytes()) {
             // A packet is sent whole or not at all.
-            Ok(true) => Ok(()),
+            Ok(true) => Ok(Sent::Handed),
             // Full: the connection task queues it. An error: the slow path meets it too.
             Ok(false) | Err(_) => Err(msg),
         }

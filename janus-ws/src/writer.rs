@@ -9,7 +9,7 @@
 use futures::stream::SplitSink;
 use futures::task::noop_waker_ref;
 use futures::Sink;
-use janus_core::{DirectSend, Error, OutgoingMessage};
+use janus_core::{DirectSend, Error, OutgoingMessage, Sent};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -237,10 +237,10 @@ impl Writer {
 pub(crate) struct Direct(pub(crate) Arc<Writer>);
 
 impl DirectSend for Direct {
-    fn try_send(&self, mut msg: OutgoingMessage) -> Result<(), OutgoingMessage> {
+    fn try_send(&self, mut msg: OutgoingMessage) -> Result<Sent, OutgoingMessage> {
         let json = std::mem::take(&mut msg.json);
         match self.0.write(Message::Text(json.into()), msg.in_flight == 0) {
-            Written::Taken => Ok(()),
+            Written::Taken => Ok(Sent::Handed),
             Written::Full(Message::Text(t)) | Written::Failed(_, Some(Message::Text(t))) => {
                 msg.json = t.as_str().to_owned();
                 Err(msg)

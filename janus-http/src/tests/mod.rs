@@ -5,8 +5,8 @@ mod live;
 mod server;
 
 use janus_core::{
-    Client, ClientOptions, ConnectionState, Credentials, ErrorKind, Expect, HandleId,
-    OutgoingMessage, ReconnectPolicy, SessionId, Transport, TransportEvent, Verb,
+    AnswerOutcome, Client, ClientOptions, ConnectionState, Credentials, ErrorKind, Expect,
+    HandleId, OutgoingMessage, ReconnectPolicy, Sent, SessionId, Transport, TransportEvent, Verb,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -183,9 +183,23 @@ async fn send_does_not_wait_for_the_reply() {
     wait_until("the requests are abandoned", || server.hanging() == 0).await;
 }
 
+/// The answer a caller awaits on the direct path.
+async fn answer_of(sent: Result<Sent, OutgoingMessage>) -> (String, String) {
+    let Ok(Sent::Answer(answer)) = sent else {
+        panic!("expected an answer for the caller, got {sent:?}");
+    };
+    let answer = timeout(Duration::from_secs(5), answer)
+        .await
+        .expect("no answer within 5 s");
+    assert!(answer.malformed.is_none());
+    match answer.outcome {
+        AnswerOutcome::Reply { transaction, text } => (transaction, text),
+        AnswerOutcome::Failed { error, .. } => panic!("the POST failed: {error}"),
+    }
+}
+
 #[tokio::test]
-async fn a_post_a_caller_starts_is_answered_through_recv_and_an_attach_beyond_the_limit_is_given_back(
-) {
+async fn a_caller_reads_its_own_post_and_one_it_drops_is_answered_through_recv() {
     let server = TestServer::start(|req: Req| async move {
         match (req.method.as_str(), req.path()) {
             ("GET", "/janus/info") => info(),
@@ -201,12 +215,20 @@ async fn a_post_a_caller_starts_is_answered_through_recv_and_an_attach_beyond_th
     };
     let mut t = open(&server, options).await;
     let direct = t.direct().expect("HTTP offers a direct path");
-    // Started in this task; the transport takes it over when its reply comes.
-    let started = direct.try_send(out("message", "d1", Some(11), Some(22)));
-    assert!(started.is_ok(), "{started:?}");
+    // Sent and read in this task: the transport never sees it.
+    let (transaction, text) =
+        answer_of(direct.try_send(out("message", "d1", Some(11), Some(22)))).await;
+    assert_eq!(transaction, "d1");
+    assert_eq!(text, r#"{"path":"/janus/11/22"}"#);
+    // A caller that stops waiting (here before the first poll) leaves it to `recv`.
+    let Ok(Sent::Answer(dropped)) = direct.try_send(out("message", "d0", Some(11), Some(22)))
+    else {
+        panic!("expected an answer for the caller");
+    };
+    drop(dropped);
     match next(&mut t).await {
         TransportEvent::Reply { transaction, text } => {
-            assert_eq!(transaction, "d1");
+            assert_eq!(transaction, "d0");
             assert_eq!(text, r#"{"path":"/janus/11/22"}"#);
         }
         other => panic!("expected the reply, got {other:?}"),
@@ -229,20 +251,10 @@ async fn a_post_a_caller_starts_is_answered_through_recv_and_an_attach_beyond_th
         other => panic!("expected the limit, got {other:?}"),
     }
     // On session 11 itself an attach keeps its place, and goes straight out.
-    assert!(direct.try_send(out("attach", "d3", Some(11), None)).is_ok());
-    let got = pump_until(&mut t, "the attach on session 11 answered", || {
-        server
-            .requests()
-            .iter()
-            .any(|r| r.method == "POST" && r.path() == "/janus/11")
-    })
-    .await;
-    let mut got = got.into_iter();
-    let reply = match got.next() {
-        Some(ev) => ev,
-        None => next(&mut t).await,
-    };
-    assert_eq!(frame(reply), r#"{"path":"/janus/11"}"#);
+    let (_, text) = answer_of(direct.try_send(out("attach", "d3", Some(11), None))).await;
+    assert_eq!(text, r#"{"path":"/janus/11"}"#);
+    t.attach_answered(SessionId(11));
+    assert_eq!(t.polled_sessions(), vec![SessionId(11)]);
 }
 
 #[tokio::test]
