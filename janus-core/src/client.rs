@@ -189,7 +189,8 @@ impl Client {
     }
 
     /// Counts of pending transactions, sessions, handles, dropped and malformed messages,
-    /// as the connection task last published them (after each batch of work it does).
+    /// as last published (before any request is answered, and after each batch of the
+    /// connection task's work).
     ///
     /// ```no_run
     /// # use janus_core as janus_client;

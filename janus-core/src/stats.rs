@@ -1,5 +1,6 @@
-//! Counts that tests and operators read to prove nothing is left behind, published by the
-//! connection task and read by [`Client::stats`](crate::Client::stats) without a round trip.
+//! Counts that tests and operators read to prove nothing is left behind, published by
+//! whoever changes the protocol state (the connection task, or a caller applying its own
+//! answer) and read by [`Client::stats`](crate::Client::stats) without a round trip.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,15 +32,15 @@ pub struct Stats {
     pub reconnects: u64,
 }
 
-/// The connection task's published copy of [`Stats`].
+/// The published copy of [`Stats`].
 #[derive(Default)]
 pub(crate) struct StatsCell {
     values: [AtomicU64; 9],
 }
 
 impl StatsCell {
-    /// Publishes a snapshot (all but the queue). The connection task publishes before it
-    /// answers any request, so a caller whose request completed reads counts that include it.
+    /// Publishes a snapshot (all but the queue). Published before any request is answered,
+    /// so a caller whose request completed reads counts that include it.
     pub(crate) fn publish(&self, s: &Stats) {
         let all = [
             s.pending_transactions as u64,
