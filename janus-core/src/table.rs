@@ -3,11 +3,11 @@
 //!
 //! A caller registers its transaction and hands the JSON to the transport's writer itself
 //! (one wake-up fewer per request than going through the connection task); the connection
-//! task reads and matches every answer, except those the transport hands back to the caller
-//! ([`Sent::Answer`]), which the caller applies itself. Both happen under one lock, held for map
-//! operations only, never across an await: the connection task clears the direct path and
-//! fails what is in flight in one critical section, so a request is either registered
-//! before a drop (and failed with the others) or sent the slow way after it.
+//! task reads and matches every answer, except those the transport hands back to the
+//! caller ([`Sent::Answer`]), which the caller applies itself. A caller registers, and the
+//! connection task closes the direct path and fails what is in flight, under one lock, held
+//! for map operations only, never across an await: a request is either registered before a
+//! drop (and failed with the others) or sent the slow way after it.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
