@@ -16,7 +16,7 @@
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use janus_core::handoff::{Handoff, Wake};
+use janus_core::handoff::Handoff;
 use janus_core::{DirectSend, OutgoingMessage, Sent};
 use lapin::options::BasicPublishOptions;
 use lapin::types::ShortString;
@@ -178,7 +178,7 @@ impl DirectSend for Publisher {
         // latest for the answer), so a request costs that task no wake-up of its own. Only a
         // publish that failed at once (the channel is closing) wakes it, to report the
         // failure.
-        self.started.start(self.publish(msg), Wake::OnlyIfDone);
+        self.started.start(self.publish(msg));
         Ok(Sent::Handed)
     }
 }

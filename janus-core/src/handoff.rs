@@ -6,10 +6,10 @@
 //! future and [`start`](Handoff::start)s it: its first poll, in the caller's task, puts the
 //! request on its way (lapin or hyper write it from their own tasks), so the connection task
 //! is not woken to send it. The transport's `recv` then [adopts](Handoff::poll_started) the
-//! started futures and polls them to their end with its own waker. [`Wake`] says when the
-//! connection task first hears of a started future: when it makes progress (an HTTP reply
-//! came), or only at its next turn for something else (a publish whose answer arrives by
-//! another way).
+//! started futures and polls them to their end with its own waker. The connection task
+//! first hears of a started future at its next turn for something else (a publish's answer
+//! arrives by another way), unless the future ended at its first poll (it failed at once,
+//! and that must be reported) or was [handed over](Handoff::hand_over).
 //!
 //! The list of started futures is bounded by the requests in flight: each caller waits for
 //! its answer, and the connection task takes them all at each turn.
@@ -18,18 +18,6 @@ use futures::future::BoxFuture;
 use futures::task::{waker, ArcWake, AtomicWaker};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-
-/// When the connection task first hears of a future a caller started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wake {
-    /// Whenever the future can make progress (its reply came): the transport has no other
-    /// way to learn of it.
-    OnProgress,
-    /// Only when it ended at its first poll (it failed at once, and that must be reported);
-    /// otherwise the transport adopts it at its next turn, woken by something else (the
-    /// answer, which comes another way, or a keepalive tick).
-    OnlyIfDone,
-}
 
 /// Wakes whichever task last asked for the started futures.
 #[derive(Default)]
@@ -45,12 +33,12 @@ impl ArcWake for Kick {
 ///
 /// ```
 /// use futures::FutureExt;
-/// use janus_core::handoff::{Handoff, Wake};
+/// use janus_core::handoff::Handoff;
 /// use std::task::{Context, Poll};
 ///
 /// let handoff: Handoff<u32> = Handoff::new();
 /// // In the caller's task: polled once, kept for the transport.
-/// handoff.start(async { 7 }.boxed(), Wake::OnProgress);
+/// handoff.start(async { 7 }.boxed());
 /// // In the transport's `recv`: adopted, then polled to the end with its own waker.
 /// let mut cx = Context::from_waker(futures::task::noop_waker_ref());
 /// let Poll::Ready(mut started) = handoff.poll_started(&mut cx) else { unreachable!() };
@@ -89,16 +77,14 @@ impl<T: Send + 'static> Handoff<T> {
         }
     }
 
-    /// Polls `fut` once, from the caller's task, and keeps it for the transport.
-    pub fn start(&self, mut fut: BoxFuture<'static, T>, wake: Wake) {
-        let first = match wake {
-            Wake::OnProgress => fut
-                .as_mut()
-                .poll(&mut Context::from_waker(&self.kick_waker)),
-            Wake::OnlyIfDone => fut
-                .as_mut()
-                .poll(&mut Context::from_waker(futures::task::noop_waker_ref())),
-        };
+    /// Polls `fut` once, from the caller's task, and keeps it for the transport. Its
+    /// progress wakes nobody: the transport adopts it at its next turn, woken by something
+    /// else (the answer, which comes another way, or a keepalive tick); only a future that
+    /// ended at once wakes the transport, to report it.
+    pub fn start(&self, mut fut: BoxFuture<'static, T>) {
+        let first = fut
+            .as_mut()
+            .poll(&mut Context::from_waker(futures::task::noop_waker_ref()));
         let fut = match first {
             Poll::Pending => fut,
             Poll::Ready(out) => {
@@ -161,27 +147,6 @@ mod tests {
     }
 
     #[test]
-    fn progress_wakes_the_transport_when_asked() {
-        let h = Handoff::new();
-        let count = Arc::new(Count::default());
-        let w = waker(count.clone());
-        assert!(adopt(&h, &w).is_empty(), "nothing started yet");
-        let (tx, rx) = oneshot::channel::<u32>();
-        h.start(rx.map(|r| r.unwrap_or(0)).boxed(), Wake::OnProgress);
-        assert_eq!(count.0.load(Ordering::SeqCst), 0, "starting wakes nobody");
-        tx.send(5).unwrap();
-        assert_eq!(
-            count.0.load(Ordering::SeqCst),
-            1,
-            "the reply wakes the transport"
-        );
-        let mut started = adopt(&h, &w);
-        assert_eq!(started.len(), 1);
-        let mut cx = Context::from_waker(&w);
-        assert_eq!(started[0].as_mut().poll(&mut cx), Poll::Ready(5));
-    }
-
-    #[test]
     fn a_future_handed_over_wakes_the_transport_and_is_adopted_unpolled() {
         let h = Handoff::new();
         let count = Arc::new(Count::default());
@@ -210,10 +175,10 @@ mod tests {
         let w = waker(count.clone());
         assert!(adopt(&h, &w).is_empty());
         let (tx, rx) = oneshot::channel::<u32>();
-        h.start(rx.map(|r| r.unwrap_or(0)).boxed(), Wake::OnlyIfDone);
+        h.start(rx.map(|r| r.unwrap_or(0)).boxed());
         tx.send(5).unwrap();
         assert_eq!(count.0.load(Ordering::SeqCst), 0, "progress wakes nobody");
-        h.start(async { 9 }.boxed(), Wake::OnlyIfDone);
+        h.start(async { 9 }.boxed());
         assert_eq!(count.0.load(Ordering::SeqCst), 1, "an immediate end does");
         let mut started = adopt(&h, &w);
         assert_eq!(started.len(), 2);

@@ -64,29 +64,17 @@ mod tests {
     use crate::registry::Notice;
     use crate::request::Verb;
     use crate::shared::{HandleShared, SessionShared};
-    use crate::transactions::{Pending, Purpose};
+    use crate::state::tests::{pending, Rx};
+    use crate::transactions::Purpose;
     use crate::transport::AnswerOutcome;
     use crate::Error;
     use futures::FutureExt;
     use std::sync::Arc;
     use std::time::Duration;
-    use tokio::sync::oneshot;
     use tokio::time::Instant;
 
-    type Rx = oneshot::Receiver<Result<crate::decode::Incoming, Error>>;
-
     fn register(s: &SharedState, txn: u64, verb: Verb, purpose: Purpose) -> Rx {
-        let (tx, rx) = oneshot::channel();
-        let p = Pending {
-            verb,
-            session: None,
-            handle: None,
-            purpose,
-            reply: Some(tx),
-            deadline: Instant::now() + Duration::from_secs(10),
-            timeout: Duration::from_secs(10),
-            acked: false,
-        };
+        let (p, rx) = pending(verb, purpose);
         s.lock().register(txn, p, Instant::now());
         rx
     }

@@ -532,7 +532,7 @@ fn teardown_reason(t: &Transactions, session: SessionId, handle: HandleId) -> Cl
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::events::{channel, EventStream};
     use crate::protocol::HandleEvent;
@@ -542,13 +542,14 @@ mod tests {
     use std::time::Duration;
     use tokio::sync::oneshot;
 
-    type Rx = oneshot::Receiver<Result<Incoming, Error>>;
+    pub(crate) type Rx = oneshot::Receiver<Result<Incoming, Error>>;
 
     fn inc(v: serde_json::Value) -> Incoming {
         Incoming::from_value(v).unwrap()
     }
 
-    fn pending(verb: Verb, purpose: Purpose) -> (Pending, Rx) {
+    /// A request waiting for its answer, and where the answer goes.
+    pub(crate) fn pending(verb: Verb, purpose: Purpose) -> (Pending, Rx) {
         let (tx, rx) = oneshot::channel();
         let p = Pending {
             verb,
